@@ -1,0 +1,1 @@
+// STUB: the addon build lands with the native-io work.
