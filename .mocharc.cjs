@@ -1,7 +1,6 @@
 // Tests import the workspace packages by name; the "blockwal-source" export condition makes
 // them load the TypeScript sources (through tsx) instead of the built dist/ files.
 module.exports = {
-  spec: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
   'node-option': ['conditions=blockwal-source', 'import=tsx'],
   timeout: 120000,
   reporter: 'dot',
