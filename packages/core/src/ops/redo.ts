@@ -30,7 +30,7 @@ export function openImage(file: string): ImageTarget {
 }
 
 /** Applies a wlog read from `inFd` to an image; returns what was applied. */
-export function redoWlog(inFd: number, inName: string, image: ImageTarget, opts: { discard?: DiscardMode; position?: number | null } = {}): RedoStats {
+export function redoWlog(inFd: number, inName: string, image: ImageTarget, opts: { discard?: DiscardMode; seekable?: boolean } = {}): RedoStats {
   const stats: RedoStats = { normalRecords: 0, normalBytes: 0, discardRecords: 0, discardBytes: 0 };
   const zero = (opts.discard ?? 'zero') === 'zero';
   const dec = decodeWlogFd(
@@ -48,7 +48,7 @@ export function redoWlog(inFd: number, inName: string, image: ImageTarget, opts:
         }
       },
     },
-    { file: inName, position: opts.position },
+    { file: inName, seekable: opts.seekable },
   );
   stats.endLsid = dec.endLsid;
   image.sync();
