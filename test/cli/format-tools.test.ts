@@ -178,3 +178,12 @@ describe('blockwal format tools (the real command)', () => {
     assert.match(r.stderr, /does-not-exist\.wlog.*ENOENT/);
   });
 });
+
+describe('blockwal demo', () => {
+  it('runs the whole path on a small volume and every restore matches by sha256', () => {
+    const r = blockwal(['demo', '--size', '8M', '--snapshots', '4', '--writes', '60']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((r.stdout.match(/ OK/g) ?? []).length, 6);
+    assert.match(r.stdout, /every restored snapshot matches/);
+  });
+});

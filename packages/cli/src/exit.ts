@@ -2,7 +2,8 @@
  * The one place where errors become exit codes and messages:
  * 0 success; 1 usage error (bad arguments); 2 bad data (the input is not valid: the message names
  * the file, the byte offset or lsid/record, and what is wrong); 3 any other failure (the operating
- * system refused: missing file, permission, disk full…); 70 an internal error (a bug).
+ * system refused: missing file, permission, disk full…); 4 a verification failed (`demo` found a
+ * restore that differs); 70 an internal error (a bug).
  */
 import { BlockwalError, FormatError, UsageError } from '@blockwal/core';
 
@@ -10,6 +11,7 @@ export const EXIT_OK = 0;
 export const EXIT_USAGE = 1;
 export const EXIT_BAD_DATA = 2;
 export const EXIT_FAILURE = 3;
+export const EXIT_VERIFY_FAILED = 4;
 export const EXIT_INTERNAL = 70;
 
 export function exitCodeOf(e: unknown): number {

@@ -9,6 +9,7 @@ import * as wlog from './commands/wlog.js';
 import * as wdiff from './commands/wdiff.js';
 import * as virtFullCat from './commands/virt-full-cat.js';
 import * as version from './commands/version.js';
+import * as demo from './commands/demo.js';
 
 interface Command {
   usage: string;
@@ -17,6 +18,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  demo: { ...demo, summary: 'the whole backup path on a sample volume, every restore checked by sha256' },
   wlog: { ...wlog, summary: 'show, convert and apply wlog files' },
   wdiff: { ...wdiff, summary: 'show, merge, apply, create and name wdiff files' },
   ldev: { ...ldev, summary: 'format, show and extract from log devices' },
@@ -27,8 +29,8 @@ const COMMANDS: Record<string, Command> = {
 
 function help(): string {
   const lines = ['usage: blockwal <command> [options]', '', 'Format tools (WalB compatible; "-" means stdin/stdout):'];
-  for (const c of Object.values(COMMANDS)) lines.push(`  ${c.usage.split('\n').join('\n  ')}`);
-  lines.push('', 'Exit codes: 0 ok, 1 usage error, 2 bad data (the message says where), 3 other failure.');
+  for (const c of Object.values(COMMANDS)) for (const u of c.usage.split('\n')) lines.push(`  ${u.trim()}`);
+  lines.push('', 'Exit codes: 0 ok, 1 usage error, 2 bad data (the message says where), 3 other failure, 4 verification failed.');
   lines.push('Sizes accept K M G T (powers of 1024) and k m g t (powers of 1000).');
   return lines.join('\n');
 }

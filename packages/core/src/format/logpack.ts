@@ -201,7 +201,10 @@ export class LogpackBuilder {
   /** True when a non-discard record of ioSize lb fits (header slots, total_io_size, lsid_local). */
   canAddData(ioSizeLb: number): boolean {
     const pb = capacityPb(this.header.pbs, ioSizeLb);
-    return !this.isFull && this.header.totalIoSize + pb <= this.maxTotalIoSize && this.header.totalIoSize + 1 <= 0xffff;
+    const total = this.header.totalIoSize + pb;
+    if (this.isFull || total > MAX_TOTAL_IO_SIZE_IN_LOGPACK_HEADER) return false;
+    // As in the driver, one IO larger than the pack size limit still goes into an empty pack.
+    return this.isEmpty || total <= this.maxTotalIoSize;
   }
 
   canAddDiscard(): boolean {
