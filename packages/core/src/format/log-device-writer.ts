@@ -41,6 +41,11 @@ export class LogpackAssembler {
     return this.builder.isEmpty;
   }
 
+  /** lsid right after the data added so far (the log's end if the pack were closed now). */
+  get endLsid(): number {
+    return this.builder.isEmpty ? this.builder.header.logpackLsid : this.builder.nextDataLsid;
+  }
+
   /**
    * Adds a normal write (data: ioSize*512 bytes). Returns the packs closed to make room (0, 1 or
    * 2: one when the pack is full, one when a padding record filled it).
