@@ -9,7 +9,8 @@ export function walbChecksum(buf: Uint8Array, salt = 0): number {
   let sum = salt >>> 0;
   const len = buf.length;
   const whole = len & ~3;
-  if ((buf.byteOffset & 3) === 0) {
+  if ((buf.byteOffset & 3) === 0 && len >= 128) {
+    // A Uint32Array view costs ~100 ns to create: only worth it beyond a few dozen words.
     const words = new Uint32Array(buf.buffer, buf.byteOffset, whole >>> 2);
     for (let i = 0; i < words.length; i++) sum = (sum + words[i]!) >>> 0;
   } else {
@@ -29,7 +30,7 @@ export function walbChecksum(buf: Uint8Array, salt = 0): number {
 export function isAllZero(buf: Uint8Array): boolean {
   const len = buf.length;
   let i = 0;
-  if ((buf.byteOffset & 7) === 0 && len >= 8) {
+  if ((buf.byteOffset & 7) === 0 && len >= 64) {
     const words = new Float64Array(buf.buffer, buf.byteOffset, len >>> 3);
     // A zero double is +0 or -0; -0 has the sign bit set, so compare bit patterns via ===0 and 1/x.
     for (let k = 0; k < words.length; k++) {
