@@ -72,7 +72,7 @@ describe('log device writer', () => {
           closeSync(fd);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 });

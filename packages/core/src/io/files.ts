@@ -6,12 +6,13 @@
 import { closeSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, constants as C } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { blockDeviceSize } from '@blockwal/native-io';
 import { ioError } from '../errors.js';
 
 export interface InputFile {
   fd: number;
   name: string;
-  /** Size in bytes for regular files; null for pipes and terminals. */
+  /** Size in bytes of a regular file or block device; null for pipes and terminals. */
   size: number | null;
   seekable: boolean;
   close(): void;
@@ -36,7 +37,7 @@ export function openInput(file: string): InputFile {
   return {
     fd,
     name: file,
-    size: regular ? st.size : null,
+    size: regular ? st.size : st.isBlockDevice() ? blockDeviceSize(fd) : null,
     seekable: regular || st.isBlockDevice(),
     close: () => closeSync(fd),
   };

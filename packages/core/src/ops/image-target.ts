@@ -4,7 +4,7 @@
  */
 import { fstatSync, writeSync, fdatasyncSync } from 'node:fs';
 import { IoError, ioError } from '../errors.js';
-import { readFileSync } from 'node:fs';
+import { blockDeviceSize } from '@blockwal/native-io';
 import { LOGICAL_BLOCK_SIZE } from '../format/constants.js';
 
 const ZEROS = Buffer.alloc(1024 * 1024);
@@ -18,7 +18,7 @@ export class ImageTarget {
     readonly file: string,
   ) {
     const st = fstatSync(fd);
-    this.fixedSize = st.isBlockDevice() ? blockDeviceBytes(st.rdev, file) : null;
+    this.fixedSize = st.isBlockDevice() ? blockDeviceSize(fd) : null;
   }
 
   /** Writes data at a byte offset. */
@@ -59,16 +59,5 @@ export class ImageTarget {
     if (this.fixedSize !== null && byteOffset + length > this.fixedSize) {
       throw new IoError(`write of ${length} bytes at byte ${byteOffset} goes beyond the end of the device (${this.fixedSize} bytes)`, { file: this.file, offset: byteOffset });
     }
-  }
-}
-
-/** Size of a block device from sysfs (/sys/dev/block/MAJ:MIN/size, in 512-byte sectors). */
-function blockDeviceBytes(rdev: number, file: string): number {
-  const major = (rdev >> 8) & 0xfff;
-  const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
-  try {
-    return Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim()) * 512;
-  } catch (e) {
-    throw ioError('read block device size', file, e);
   }
 }
