@@ -21,8 +21,11 @@ describe('format operations on the walb-tools vectors', () => {
           const what = `${indexed ? 'indexed' : 'sorted'}${runExtents ? ', runs spilled every 7 records' : ''}`;
           it(`${c}: ${what}: applying it gives the wlog's image`, () => {
             const out = tmp.file(`${c}-${indexed}-${runExtents}.wdiff`);
-            convertWlog(vectorPath(c, wlog.path), out, { indexed, runExtents });
+            convertWlog(vectorPath(c, wlog.path), out, { indexed, runExtents, chunkSize: 8192 });
             assert.equal(applyToZero([out], tmp.file('img'), devsize), wlog.applied!.image_sha256_discard_zero);
+            // the wdiff carries the wlog's uuid (it must survive the reuse of the read buffer)
+            const uuid = readFileSync(vectorPath(c, wlog.path)).subarray(24, 40);
+            assert.deepEqual(Buffer.from(wdiffStatsOfFile(out).header.uuid), Buffer.from(uuid));
           });
         }
       }

@@ -73,3 +73,11 @@ export function uuidFromHex(s: string): Uint8Array {
   if (!/^[0-9a-fA-F]{32}$/.test(clean)) throw new RangeError(`not a 16-byte hex uuid: ${s}`);
   return new Uint8Array(Buffer.from(clean, 'hex'));
 }
+
+/**
+ * A copy of b[start, end) as a plain Uint8Array. (Buffer#slice returns a view, not a copy, so
+ * `buf.slice()` must never be used to keep bytes out of a reused buffer.)
+ */
+export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(b, start, end);
+}

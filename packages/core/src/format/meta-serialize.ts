@@ -24,7 +24,7 @@
  */
 
 import { BlockwalError, FormatError, UnexpectedEofError, UnsupportedError, UsageError, type ErrorWhere } from '../errors.js';
-import { readU16, readU32, readU64Big, writeU16, writeU32, writeU64 } from './binary.js';
+import { copyBytes, readU16, readU32, readU64Big, writeU16, writeU32, writeU64 } from './binary.js';
 import { decodedMetaDiff, type MetaDiff } from '../algebra/meta-diff.js';
 import type { MetaLsidGid } from '../algebra/meta-lsid-gid.js';
 import type { MetaSnap } from '../algebra/meta-snap.js';
@@ -182,7 +182,7 @@ export class CybozuReader {
 
   uuid(): Uint8Array {
     const at = this.take(UUID_BYTES, 'uuid');
-    return this.bytes.slice(at, at + UUID_BYTES);
+    return copyBytes(this.bytes, at, at + UUID_BYTES);
   }
 
   private preamble(expected: number, type: string): number {

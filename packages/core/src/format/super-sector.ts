@@ -9,7 +9,7 @@
  * Layout in pb: reserved PAGE_SIZE bytes, super 0, metadata (metadata_size pb), super 1, ring buffer.
  */
 import { FormatError, ChecksumMismatchError, UnsupportedError, type ErrorWhere } from '../errors.js';
-import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './binary.js';
+import { copyBytes, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './binary.js';
 import { walbChecksum, sealBlock } from './checksum.js';
 import {
   DISK_NAME_LEN,
@@ -86,7 +86,7 @@ export function parseSuperSector(block: Uint8Array, where: ErrorWhere = {}): Sup
     pbs,
     metadataSize: readU32(block, 16),
     salt: readU32(block, 20),
-    uuid: block.slice(24, 24 + UUID_SIZE),
+    uuid: copyBytes(block, 24, 24 + UUID_SIZE),
     name: Buffer.from(nameBytes.subarray(0, nul)).toString('latin1'),
     ringBufferSize: readU64(block, 72),
     oldestLsid: readU64(block, 80),

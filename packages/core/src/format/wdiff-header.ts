@@ -14,7 +14,7 @@
  * Layout identity: index_offset + 48 * n_records + 24 == file size.
  */
 import { ChecksumMismatchError, FormatError, UnexpectedEofError, UnsupportedError, type ErrorWhere } from '../errors.js';
-import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './binary.js';
+import { copyBytes, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './binary.js';
 import { sealBlock, walbChecksum } from './checksum.js';
 import {
   UUID_SIZE,
@@ -59,7 +59,7 @@ export function parseWdiffHeader(buf: Uint8Array, where: ErrorWhere = {}): Wdiff
   if (type !== WDIFF_TYPE_SORTED && type !== WDIFF_TYPE_INDEXED) {
     throw new FormatError(`wdiff file header: unknown type ${type} (0 = sorted, 1 = indexed)`, at);
   }
-  return { checksum, version, type, uuid: h.slice(16, 16 + UUID_SIZE) };
+  return { checksum, version, type, uuid: copyBytes(h, 16, 16 + UUID_SIZE) };
 }
 
 /** Encodes a file header (reserved fields zero); uuid defaults to all zero. */

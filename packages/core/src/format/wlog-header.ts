@@ -5,7 +5,7 @@
  *  24 u8[16] uuid   40 u64 begin_lsid   48 u64 end_lsid (requested end; often all ones)
  */
 import { ChecksumMismatchError, FormatError, UnsupportedError, type ErrorWhere } from '../errors.js';
-import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './binary.js';
+import { copyBytes, readU16, readU32, readU64, writeU16, writeU32, writeU64 } from './binary.js';
 import { sealBlock, walbChecksum } from './checksum.js';
 import { LOGICAL_BLOCK_SIZE, SECTOR_TYPE_WALBLOG_HEADER, UUID_SIZE, WALBLOG_HEADER_SIZE, WALB_LOG_VERSION, isValidPbs } from './constants.js';
 
@@ -38,7 +38,7 @@ export function parseWlogHeader(block: Uint8Array, where: ErrorWhere = {}): Wlog
   if (!Number.isFinite(beginLsid)) throw new UnsupportedError('wlog header: begin lsid beyond 2^53', where);
   const end = Number.isNaN(endLsid) ? Number.POSITIVE_INFINITY : endLsid; // huge requested ends mean "no limit"
   if (!(beginLsid < end)) throw new FormatError(`wlog header: begin lsid ${beginLsid} is not below end lsid ${end}`, where);
-  return { salt: readU32(block, 12), pbs, uuid: block.slice(24, 24 + UUID_SIZE), beginLsid, endLsid: end };
+  return { salt: readU32(block, 12), pbs, uuid: copyBytes(block, 24, 24 + UUID_SIZE), beginLsid, endLsid: end };
 }
 
 export function encodeWlogHeader(h: WlogHeader): Uint8Array {

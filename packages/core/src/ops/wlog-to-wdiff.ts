@@ -41,6 +41,8 @@ export interface WlogToWdiffOptions {
   outputName?: string;
   /** Called now and then with the number of input bytes consumed. */
   progress?: (bytes: number) => void;
+  /** Size of the reads of the input (default 4 MiB; tests use small ones). */
+  chunkSize?: number;
 }
 
 export interface ConversionStats {
@@ -109,7 +111,7 @@ export function wlogToWdiff(inFd: number, seekable: boolean, out: SequentialWrit
       dec.push(chunk);
       stats.inputBytes += chunk.length;
       opts.progress?.(stats.inputBytes);
-    });
+    }, opts.chunkSize);
     dec.end();
     stats.endLsid = dec.endLsid;
     const sink = indexed as IndexedSink | null;
