@@ -9,7 +9,8 @@
         "native/addon.cc",
         "native/checksum.cc",
         "native/fileops.cc",
-        "native/codecs.cc"
+        "native/codecs.cc",
+        "native/batchio.cc"
       ],
       "includes": ["native/features.gypi"],
       "defines": [

@@ -242,5 +242,6 @@ NAPI_MODULE_INIT() {
   RegisterChecksum(env, exports);
   RegisterFileOps(env, exports);
   RegisterCodecs(env, exports);
+  RegisterBatchIo(env, exports);
   return exports;
 }

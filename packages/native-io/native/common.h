@@ -54,6 +54,7 @@ void SetNamed(napi_env env, napi_value obj, const char* key, napi_value value);
 void RegisterChecksum(napi_env env, napi_value exports);
 void RegisterFileOps(napi_env env, napi_value exports);
 void RegisterCodecs(napi_env env, napi_value exports);
+void RegisterBatchIo(napi_env env, napi_value exports);
 // Adds {snappy, lz4, zstd, lzma} availability and library versions to `info`.
 void DescribeCodecs(napi_env env, napi_value info);
 void FreeCodecState(InstanceData* data);

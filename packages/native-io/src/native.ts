@@ -42,6 +42,9 @@ export interface NativeBinding {
   blkDiscard(fd: number, offset: number, length: number): void;
   walbVersion(fd: number): number;
   ioctlWalbCtl(fd: number, request: number, ctl: Uint8Array, u2kBuf?: Uint8Array | null, k2uBuf?: Uint8Array | null): number;
+  /** pwrite/pread of many (bufferOffset, fileOffset, length) triples; returns the bytes moved. */
+  pwriteBatch(fd: number, buf: Uint8Array, plan: Float64Array, count: number): number;
+  preadBatch(fd: number, buf: Uint8Array, plan: Float64Array, count: number): number;
 
   // Present only when the library was found at build time (info().codecs).
   snappyMaxCompressedLength?(n: number): number;

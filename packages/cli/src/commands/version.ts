@@ -1,5 +1,6 @@
 /** blockwal version [--json]: versions, and which native paths (checksum, codecs, O_DIRECT) are in use. */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as nativeIo from '@blockwal/native-io';
 import { codecImplementation, CompressionType, compressionName } from '@blockwal/core';
 import { flag, parse } from '../args.js';
@@ -9,7 +10,7 @@ export const usage = 'blockwal version [--json]';
 
 export function run(argv: string[]): number {
   const p = parse(argv, { json: { type: 'boolean' } }, usage);
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@blockwal/cli/package.json'), 'utf8')) as { version: string };
   const info = nativeIo.nativeInfo();
   const codecs: Record<string, string> = {};
   for (const t of [CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lzma, CompressionType.Lz4, CompressionType.Zstd]) {

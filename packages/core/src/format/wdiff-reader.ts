@@ -73,7 +73,7 @@ export function wdiffSource(reader: SortedWdiffReader | IndexedWdiffReader, onCl
 }
 
 export interface OpenWdiffOptions {
-  /** Buffer of the sequential reader for sorted files (default 16 MiB). */
+  /** Initial buffer of the sequential reader for sorted files (it grows to the largest record). */
   bufferSize?: number;
 }
 
@@ -92,7 +92,7 @@ export function openWdiff(path: string, opts: OpenWdiffOptions = {}): WdiffSourc
 }
 
 function sourceOfInput(inp: InputFile, opts: OpenWdiffOptions): WdiffSource {
-  const bufferSize = opts.bufferSize ?? 16 * 1024 * 1024;
+  const bufferSize = opts.bufferSize;
   const file = inp.name;
   if (inp.seekable && inp.size !== null) {
     const hb = Buffer.alloc(WDIFF_FILE_HEADER_SIZE);

@@ -25,6 +25,8 @@ import type { SequentialReader } from '../io/sequential-reader.js';
 /** Largest pack data area and decompressed record this reader accepts (memory bound). */
 export const WDIFF_READ_MAX_BYTES = 256 * 1024 * 1024;
 
+const EMPTY = new Uint8Array(0);
+
 /** A record of a sorted wdiff; the same object is reused by every `next()` call. */
 export interface SortedRecordView extends SortedRecordFields {
   /** The stored (possibly compressed) bytes; valid until the next `next()` call. */
@@ -53,7 +55,6 @@ export class SortedWdiffReader {
   /** Data packs read so far. */
   packs = 0;
   private readonly block = new Uint8Array(WDIFF_PACK_SIZE);
-  private packData: Uint8Array = new Uint8Array(0);
   private packDataFileOffset = 0;
   private nRecs = 0;
   private recIdx = 0;
@@ -98,7 +99,15 @@ export class SortedWdiffReader {
     v.recordIndex = i;
     v.dataFileOffset = this.packDataFileOffset + v.dataOffset;
     if (v.kind === DiffKind.Normal) {
-      const stored = this.packData.subarray(v.dataOffset, v.dataOffset + v.dataSize);
+      // Records' data follow each other (data_offset continuity was checked with the pack header):
+      // read them one by one through the small rolling buffer of the input.
+      const stored = this.input.read(v.dataSize);
+      if (stored.length < v.dataSize) {
+        throw new UnexpectedEofError(
+          `end of input inside the data of pack ${v.packIndex} (record ${i}: ${stored.length} of ${v.dataSize} bytes)`,
+          this.where({ pack: v.packIndex, record: i, offset: v.dataFileOffset + stored.length }),
+        );
+      }
       const c = walbChecksum(stored, 0);
       if (c !== v.checksum) {
         throw new ChecksumMismatchError(
@@ -108,7 +117,7 @@ export class SortedWdiffReader {
       }
       v.stored = stored;
     } else {
-      v.stored = this.packData.subarray(0, 0);
+      v.stored = EMPTY;
     }
     return v;
   }
@@ -177,16 +186,7 @@ export class SortedWdiffReader {
       throw new UnsupportedError(`pack holds ${ph.totalSize} data bytes, more than the ${WDIFF_READ_MAX_BYTES} this reader accepts`, this.where({ pack, offset: hdrPos }));
     }
     this.checkRecords(pack, ph.nRecords, ph.totalSize, hdrPos);
-    const dataPos = this.input.position;
-    const data = this.input.read(ph.totalSize);
-    if (data.length < ph.totalSize) {
-      throw new UnexpectedEofError(
-        `end of input inside the data of pack ${pack} (${data.length} of ${ph.totalSize} bytes)`,
-        this.where({ pack, offset: dataPos + data.length }),
-      );
-    }
-    this.packData = data;
-    this.packDataFileOffset = dataPos;
+    this.packDataFileOffset = this.input.position;
     this.nRecs = ph.nRecords;
     this.recIdx = 0;
     this.view.packIndex = pack;

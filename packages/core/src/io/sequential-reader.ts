@@ -8,6 +8,7 @@
  */
 import { readSync } from 'node:fs';
 import { ioError } from '../errors.js';
+import { DEFAULT_READ_CHUNK } from './read.js';
 
 export interface SequentialReaderOptions {
   /** Name used in error messages. */
@@ -18,7 +19,12 @@ export interface SequentialReaderOptions {
   startOffset?: number | null;
 }
 
-const DEFAULT_BUFFER = 4 * 1024 * 1024;
+/**
+ * Small on purpose: reads then land in the same cache-resident bytes again and again, which is
+ * several times faster than cycling through megabytes (see DEFAULT_READ_CHUNK). The buffer grows
+ * when one read asks for more.
+ */
+const DEFAULT_BUFFER = 256 * 1024;
 
 export class SequentialReader {
   readonly file: string | undefined;
@@ -103,7 +109,7 @@ export class SequentialReader {
     while (this.end < n && !this.eof) {
       let got: number;
       try {
-        got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.filePos);
+        got = readSync(this.fd, this.buf, this.end, Math.min(DEFAULT_READ_CHUNK, this.buf.length - this.end), this.filePos);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);

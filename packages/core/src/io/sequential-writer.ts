@@ -14,7 +14,7 @@ export interface SequentialWriterOptions {
   startOffset?: number | null;
 }
 
-const DEFAULT_BUFFER = 4 * 1024 * 1024;
+const DEFAULT_BUFFER = 256 * 1024;
 
 export class SequentialWriter {
   readonly file: string | undefined;

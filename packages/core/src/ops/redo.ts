@@ -2,7 +2,7 @@
  * Redo: apply a wlog (in log order) or a wdiff to an image file or block device.
  * Discards are zero-filled by default so that the result is exact; `discard: 'ignore'` skips them.
  */
-import { openSync, closeSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { ioError } from '../errors.js';
 import { LOGICAL_BLOCK_SIZE } from '../format/constants.js';
 import { LogRecordKind } from '../format/logpack.js';
@@ -56,5 +56,5 @@ export function redoWlog(inFd: number, inName: string, image: ImageTarget, opts:
 }
 
 export function closeImage(image: ImageTarget): void {
-  closeSync(image.fd);
+  image.close();
 }

@@ -14,7 +14,7 @@
 import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isAllZero } from '@blockwal/native-io';
+import { IoPlan, isAllZero, preadBatch } from '@blockwal/native-io';
 import { DEFAULT_MAX_IO_LB, LOGICAL_BLOCK_SIZE } from '../format/constants.js';
 import { LogRecordKind } from '../format/logpack.js';
 import { WlogDecoder } from '../format/wlog-decoder.js';
@@ -25,7 +25,8 @@ import { IndexedWdiffWriter } from '../format/wdiff-indexed-writer.js';
 import { DEFAULT_COMPRESSION, type CompressionSpec } from '../format/compression.js';
 import { NewestWinsCollector, type ExtentStream } from '../diff/runs.js';
 import { SequentialWriter } from '../io/sequential-writer.js';
-import { preadExact, readChunks } from '../io/read.js';
+import { readChunks } from '../io/read.js';
+import { ioError } from '../errors.js';
 import { IndexedSink, SortedSink } from './diff-sinks.js';
 
 export interface WlogToWdiffOptions {
@@ -144,27 +145,61 @@ function openSpool(tmpDir?: string): Spool {
   return { dir, fd, file, writer: new SequentialWriter(fd, { file }) };
 }
 
-/** Writes resolved extents in address order, reading normal data back from `srcFd`. */
+/** Bytes of record data read back per batch (one native call for many small records). */
+const READ_BACK_BYTES = 256 * 1024;
+
+/**
+ * Writes resolved extents in address order, reading normal data back from `srcFd`: the reads of
+ * a window of records are issued as one batch (preadBatch), then the records go to the sink in
+ * order.
+ */
 function writeSorted(s: ExtentStream, sink: SortedSink, srcFd: number, srcName: string): void {
   const maxIo = sink.maxIoBlocks;
-  let buf = Buffer.allocUnsafeSlow(Math.min(maxIo, DEFAULT_MAX_IO_LB) * LOGICAL_BLOCK_SIZE);
+  let buf = Buffer.allocUnsafeSlow(READ_BACK_BYTES);
+  const plan = new IoPlan(256);
+  // The window: extents in order, as (kind, address, blocks, buffer offset) quadruples.
+  const win: number[] = [];
+  let used = 0;
+  const flush = () => {
+    if (plan.count > 0) {
+      try {
+        preadBatch(srcFd, buf, plan);
+      } catch (e) {
+        throw ioError('read back record data', srcName, e);
+      }
+    }
+    for (let i = 0; i < win.length; i += 4) {
+      const kind = win[i]!;
+      if (kind === DiffKind.Normal) sink.addNormal(win[i + 1]!, win[i + 2]!, buf.subarray(win[i + 3]!, win[i + 3]! + win[i + 2]! * LOGICAL_BLOCK_SIZE));
+      else if (kind === DiffKind.AllZero) sink.addAllZero(win[i + 1]!, win[i + 2]!);
+      else sink.addDiscard(win[i + 1]!, win[i + 2]!);
+    }
+    win.length = 0;
+    plan.clear();
+    used = 0;
+  };
   const t = s.table;
   while (s.next()) {
     const r = s.row;
     const kind = t.kind[r]!;
     const address = t.address[r]!;
     const blocks = t.blocks[r]!;
-    if (kind === DiffKind.AllZero) sink.addAllZero(address, blocks);
-    else if (kind === DiffKind.Discard) sink.addDiscard(address, blocks);
-    else {
-      for (let off = 0; off < blocks; off += maxIo) {
-        const n = Math.min(maxIo, blocks - off);
-        const bytes = n * LOGICAL_BLOCK_SIZE;
-        if (buf.length < bytes) buf = Buffer.allocUnsafeSlow(bytes);
-        preadExact(srcFd, buf, bytes, t.src[r]! + (t.skip[r]! + off) * LOGICAL_BLOCK_SIZE, srcName);
-        sink.addNormal(address + off, n, buf.subarray(0, bytes));
+    if (kind !== DiffKind.Normal) {
+      win.push(kind, address, blocks, 0);
+      continue;
+    }
+    for (let off = 0; off < blocks; off += maxIo) {
+      const n = Math.min(maxIo, blocks - off);
+      const bytes = n * LOGICAL_BLOCK_SIZE;
+      if (used + bytes > buf.length) {
+        flush();
+        if (bytes > buf.length) buf = Buffer.allocUnsafeSlow(bytes);
       }
+      plan.add(used, t.src[r]! + (t.skip[r]! + off) * LOGICAL_BLOCK_SIZE, bytes);
+      win.push(kind, address + off, n, used);
+      used += bytes;
     }
   }
+  flush();
   sink.finish();
 }
