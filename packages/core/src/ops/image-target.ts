@@ -5,11 +5,13 @@
  * Small writes are gathered in a staging buffer (small enough to stay in the CPU cache) and issued
  * in one native call per buffer-full (pwriteBatch: writes that continue each other become one
  * system call), in the order they were made, so a later write still wins. Large writes go
- * straight through. Zero fill of large ranges uses fallocate(ZERO_RANGE) where the file allows.
+ * straight through. Zero fill of large ranges punches a hole in a regular file (it then reads as
+ * zeros and takes no space; the file is extended when the range passes its end) and uses
+ * fallocate(ZERO_RANGE) on a block device; both fall back to writing zeros.
  */
-import { closeSync, fstatSync, fdatasyncSync } from 'node:fs';
+import { closeSync, fstatSync, fdatasyncSync, ftruncateSync } from 'node:fs';
 import { IoError, ioError } from '../errors.js';
-import { IoPlan, blockDeviceSize, pwriteBatch, pwriteFull, zeroRange } from '@blockwal/native-io';
+import { IoPlan, blockDeviceSize, punchHole, pwriteBatch, pwriteFull, zeroRange } from '@blockwal/native-io';
 import { LOGICAL_BLOCK_SIZE } from '../format/constants.js';
 
 const STAGE_BYTES = 256 * 1024;
@@ -22,6 +24,8 @@ export class ImageTarget {
   private readonly stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
   private used = 0;
   private readonly plan = new IoPlan(256);
+  /** Size of a regular file once every write so far has been issued. */
+  private fileSize: number;
 
   constructor(
     readonly fd: number,
@@ -29,11 +33,13 @@ export class ImageTarget {
   ) {
     const st = fstatSync(fd);
     this.fixedSize = st.isBlockDevice() ? blockDeviceSize(fd) : null;
+    this.fileSize = st.size;
   }
 
   /** Writes data at a byte offset (the data may be reused by the caller right after). */
   write(data: Uint8Array, byteOffset: number): void {
     this.checkRange(byteOffset, data.length);
+    this.fileSize = Math.max(this.fileSize, byteOffset + data.length);
     if (data.length > STAGE_BYTES / 2) {
       this.flush();
       this.io('write', () => pwriteFull(this.fd, data, byteOffset));
@@ -52,9 +58,15 @@ export class ImageTarget {
     this.checkRange(pos, len);
     if (len >= ZERO_RANGE_BYTES) {
       this.flush();
-      this.io('zero range', () => zeroRange(this.fd, pos, len));
+      if (this.fixedSize !== null) this.io('zero range', () => zeroRange(this.fd, pos, len));
+      else {
+        this.io('punch hole', () => punchHole(this.fd, pos, len));
+        if (pos + len > this.fileSize) this.io('extend', () => ftruncateSync(this.fd, pos + len));
+      }
+      this.fileSize = Math.max(this.fileSize, pos + len);
       return;
     }
+    this.fileSize = Math.max(this.fileSize, pos + len);
     if (this.used + len > STAGE_BYTES) this.flush();
     this.stage.fill(0, this.used, this.used + len);
     this.plan.add(this.used, pos, len);
