@@ -20,7 +20,7 @@ import {
 import { manifest, sha256, vectorPath } from '../../../test/support/vectors.js';
 
 const ALL_TYPES = [CompressionType.None, CompressionType.Gzip, CompressionType.Snappy, CompressionType.Lzma, CompressionType.Lz4, CompressionType.Zstd];
-const RUNS = Number(process.env['BLOCKWAL_FUZZ_RUNS'] ?? 100);
+const RUNS = Number(process.env['BLOCKWAL_PROPERTY_RUNS'] ?? 1000);
 
 /** Text-like data: every codec shrinks it. */
 function compressible(n: number, seed = 1): Buffer {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { CompressionType, DiffKind, IndexedWdiffWriter, SequentialWriter, SortedWdiffWriter, closeImage, openImage, openWdiff, redoWdiff, type IndexedRecordInput } from '@blockwal/core';
 import { scratchDir } from '../../../test/support/scratch.js';
 
-const RUNS = Number(process.env['BLOCKWAL_FUZZ_RUNS'] ?? 40);
+const RUNS = Number(process.env['BLOCKWAL_PROPERTY_RUNS'] ?? 1000);
 
 interface Rec {
   address: number;

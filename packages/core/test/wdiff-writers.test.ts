@@ -37,7 +37,7 @@ import {
 import { manifest, vectorPath, type VectorFile } from '../../../test/support/vectors.js';
 import { fileSha256, scratchDir, zeroImage } from '../../../test/support/scratch.js';
 
-const RUNS = Number(process.env['BLOCKWAL_FUZZ_RUNS'] ?? 60);
+const RUNS = Number(process.env['BLOCKWAL_PROPERTY_RUNS'] ?? 1000);
 const NONE: CompressionSpec = { type: CompressionType.None, level: 0 };
 const SNAPPY: CompressionSpec = { type: CompressionType.Snappy, level: 0 };
 

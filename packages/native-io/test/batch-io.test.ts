@@ -59,7 +59,7 @@ describe('batched positioned I/O', () => {
           assert.deepEqual(back.subarray(b, b + l), got.subarray(f, f + l));
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 

@@ -5,7 +5,7 @@ import * as js from '../src/checksum-js.js';
 import { walbChecksum, isAllZero, NATIVE_MIN_BYTES, nativeInfo } from '../src/index.js';
 import { native } from '../src/native.js';
 
-const RUNS = Number(process.env['BLOCKWAL_FUZZ_RUNS'] ?? 300);
+const RUNS = Number(process.env['BLOCKWAL_PROPERTY_RUNS'] ?? 1000);
 
 /** The worked examples of walb-formats §1. */
 const EXAMPLES: Array<{ what: string; data: Uint8Array; salt: number; sum: number }> = [

@@ -20,7 +20,7 @@ import {
 } from '../src/index.js';
 import { native } from '../src/native.js';
 
-const RUNS = Number(process.env['BLOCKWAL_FUZZ_RUNS'] ?? 200);
+const RUNS = Number(process.env['BLOCKWAL_PROPERTY_RUNS'] ?? 1000);
 
 interface CodecUnderTest {
   name: keyof typeof nativeCodecs;

@@ -5,6 +5,7 @@
  * blockwal wdiff full IMAGE -o OUT [--indexed] [--io-size BYTES] [--compress TYPE[:LEVEL]]
  * blockwal wdiff name GID... [--no-merge] [--compared] [--time YYYYMMDDhhmmss]
  */
+import { statSync } from 'node:fs';
 import {
   DEFAULT_MAX_IO_LB,
   DiffKind,
@@ -61,6 +62,17 @@ export function run(argv: string[]): number {
       return name(rest);
     default:
       throw new UsageError(`${sub === undefined ? 'missing wdiff subcommand' : `unknown wdiff subcommand "${sub}"`}\nusage: ${usage}`);
+  }
+}
+
+/** Size of a regular file, or null (stdin, pipes). */
+function sizeOf(file: string): number | null {
+  if (file === '-') return null;
+  try {
+    const st = statSync(file);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
   }
 }
 
@@ -144,9 +156,15 @@ function merge(argv: string[]): number {
       const sink: DiffSink = indexed
         ? (indexedSink = new IndexedSink(new IndexedWdiffWriter(w, { uuid, compression, file: o.name }), maxIo))
         : new SortedSink(new SortedWdiffWriter(w, { uuid, compression, file: o.name }), maxIo);
+      const total = inputs.reduce((t, f) => t + (sizeOf(f) ?? 0), 0);
+      const bar = progress('merge', total || null);
+      let n = 0;
       try {
-        mergeWdiffs(sources, sink, compression);
+        mergeWdiffs(sources, sink, compression, () => {
+          if ((++n & 1023) === 0) bar.update(sources.reduce((t, s) => t + s.progressBytes, 0));
+        });
       } finally {
+        bar.finish();
         indexedSink?.close();
       }
       w.flush();
@@ -164,9 +182,11 @@ function redo(argv: string[]): number {
   const discard = discardOption(str(p, 'discard'));
   withSource(input!, (src) => {
     const image = openImage(imageFile!);
+    const bar = progress('redo', sizeOf(input!));
     try {
-      redoWdiff(src, image, { discard });
+      redoWdiff(src, image, { discard, progress: (b) => bar.update(b) });
     } finally {
+      bar.finish();
       closeImage(image);
     }
   });

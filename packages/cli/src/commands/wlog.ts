@@ -145,9 +145,11 @@ function redo(argv: string[]): number {
   const discard = discardOption(str(p, 'discard'));
   withInput(input!, (inp) => {
     const image = openImage(imageFile!);
+    const bar = progress('redo', inp.size);
     try {
-      redoWlog(inp.fd, inp.name, image, { discard, seekable: inp.seekable });
+      redoWlog(inp.fd, inp.name, image, { discard, seekable: inp.seekable, progress: (b) => bar.update(b) });
     } finally {
+      bar.finish();
       closeImage(image);
     }
   });

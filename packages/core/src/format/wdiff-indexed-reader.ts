@@ -140,6 +140,11 @@ export class IndexedWdiffReader {
     return this.indexOffset - WDIFF_FILE_HEADER_SIZE;
   }
 
+  /** How far reading has got, as a share of the file size in bytes (for progress display). */
+  get progressBytes(): number {
+    return this.nRecords === 0 ? this.size : Math.round((this.idx / this.nRecords) * this.size);
+  }
+
   /** The next index record, or null after the last one. */
   next(): IndexedRecordView | null {
     const i = this.idx;

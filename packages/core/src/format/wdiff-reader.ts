@@ -29,6 +29,8 @@ export interface WdiffSource {
   next(): WdiffRecordView | null;
   /** Decompressed blocks * 512 bytes of a normal record (valid until the next call, or in dst). */
   readData(view: DiffRecord, dst?: Uint8Array): Uint8Array;
+  /** Bytes of the file read so far, an estimate for indexed files (for progress display). */
+  readonly progressBytes: number;
   /** Closes the file when the source owns it. */
   close(): void;
 }
@@ -54,6 +56,10 @@ class WdiffSourceImpl implements WdiffSource {
 
   next(): WdiffRecordView | null {
     return this.sorted !== null ? this.sorted.next() : this.indexed!.next();
+  }
+
+  get progressBytes(): number {
+    return this.sorted !== null ? this.sorted.progressBytes : this.indexed!.progressBytes;
   }
 
   readData(view: DiffRecord, dst?: Uint8Array): Uint8Array {

@@ -88,6 +88,11 @@ export class SortedWdiffReader {
     this.header = h;
   }
 
+  /** Bytes of the file read so far (for progress display). */
+  get progressBytes(): number {
+    return this.input.position;
+  }
+
   /** The next record, or null after the last one. */
   next(): SortedRecordView | null {
     while (this.recIdx >= this.nRecs) {

@@ -12,6 +12,8 @@ import type { DiscardMode } from './redo.js';
 
 export interface WdiffRedoOptions {
   discard?: DiscardMode;
+  /** Called now and then with the bytes of the wdiff read so far. */
+  progress?: (bytes: number) => void;
 }
 
 export interface WdiffRedoStats {
@@ -27,7 +29,9 @@ export interface WdiffRedoStats {
 export function redoWdiff(src: WdiffSource, image: ImageTarget, opts: WdiffRedoOptions = {}): WdiffRedoStats {
   const stats: WdiffRedoStats = { normalRecords: 0, normalBytes: 0, allZeroRecords: 0, allZeroBytes: 0, discardRecords: 0, discardBytes: 0 };
   const zeroDiscards = (opts.discard ?? 'zero') === 'zero';
+  let n = 0;
   for (let r = src.next(); r !== null; r = src.next()) {
+    if (opts.progress && (++n & 1023) === 0) opts.progress(src.progressBytes);
     const bytes = r.blocks * LOGICAL_BLOCK_SIZE;
     if (r.kind === DiffKind.Normal) {
       stats.normalRecords++;

@@ -30,12 +30,20 @@ export function openImage(file: string): ImageTarget {
 }
 
 /** Applies a wlog read from `inFd` to an image; returns what was applied. */
-export function redoWlog(inFd: number, inName: string, image: ImageTarget, opts: { discard?: DiscardMode; seekable?: boolean } = {}): RedoStats {
+export function redoWlog(
+  inFd: number,
+  inName: string,
+  image: ImageTarget,
+  opts: { discard?: DiscardMode; seekable?: boolean; progress?: (bytes: number) => void } = {},
+): RedoStats {
   const stats: RedoStats = { normalRecords: 0, normalBytes: 0, discardRecords: 0, discardBytes: 0 };
   const zero = (opts.discard ?? 'zero') === 'zero';
   const dec = decodeWlogFd(
     inFd,
     {
+      pack(_pack, fileOffset) {
+        opts.progress?.(fileOffset);
+      },
       record(_pack, _i, rec, data) {
         if (rec.kind === LogRecordKind.Normal) {
           image.write(data!, rec.offset * LOGICAL_BLOCK_SIZE);
