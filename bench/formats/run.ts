@@ -5,7 +5,7 @@
  *   node --conditions=blockwal-source --import tsx bench/formats/run.ts \
  *     [--dir DIR] [--runs N] [--only NAME,...] [--size-mib N] [--no-build] [--keep] [--table FILE]
  *
- * (`npm run bench:formats -- ...`). Builds the CLI (`tsc -b packages/cli`) unless --no-build,
+ * (`npm run bench:formats -- ...`). Builds the CLI (`npm run build`: tsc and the bundle) unless --no-build,
  * generates the inputs once into DIR (default /dev/shm/blockwal-bench, reused when the recorded
  * seed/size match), then for each operation: 1 warm-up + N runs (default 3) of
  * `node packages/cli/bin/blockwal.js ...` under /usr/bin/time; median wall time, peak RSS.
@@ -153,8 +153,8 @@ async function main(): Promise<void> {
   const loadStart = loadavg().map((x) => Math.round(x * 100) / 100);
 
   if (!values['no-build']) {
-    log('building the CLI (tsc -b packages/cli)...');
-    execFileSync(join(root, 'node_modules/.bin/tsc'), ['-b', 'packages/cli'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    log('building the CLI (npm run build)...');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   }
 
   const benches = selectBenches(allBenches(), values.only);

@@ -7,7 +7,7 @@ import { DiffKind } from '../format/wdiff-record.js';
 import type { CompressionType } from '../format/constants.js';
 import { LOGICAL_BLOCK_SIZE } from '../format/constants.js';
 import type { SortedWdiffWriter } from '../format/wdiff-sorted-writer.js';
-import type { IndexedRecordInput, IndexedWdiffWriter } from '../format/wdiff-indexed-writer.js';
+import type { ImageRef, IndexedRecordInput, IndexedWdiffWriter } from '../format/wdiff-indexed-writer.js';
 import { NewestWinsCollector, type NewestWinsOptions } from '../diff/runs.js';
 import { splitAligned } from '../diff/aligned-split.js';
 
@@ -120,18 +120,33 @@ export class IndexedSink implements DiffSink {
     this.collector.close();
   }
 
+  /** The index records in address order; one reused object (the writer copies what it needs). */
   private *index(): Generator<IndexedRecordInput> {
     const s = this.collector.finish();
     const t = s.table;
     const pieces: number[] = [];
+    const image: ImageRef = { dataOffset: 0, dataSize: 0, compression: 0, ioChecksum: 0, origBlocks: 0 };
+    const rec: { address: number; blocks: number; kind: DiffKind; image: ImageRef | undefined; ioOffset: number } = { address: 0, blocks: 0, kind: DiffKind.Normal, image: undefined, ioOffset: 0 };
     while (s.next()) {
       const r = s.row;
-      const kind = t.kind[r]! as DiffKind;
-      const image = kind === DiffKind.Normal ? { dataOffset: t.src[r]!, dataSize: t.size[r]!, compression: t.cmpr[r]!, ioChecksum: t.csum[r]!, origBlocks: t.orig[r]! } : undefined;
+      rec.kind = t.kind[r]! as DiffKind;
+      if (rec.kind === DiffKind.Normal) {
+        image.dataOffset = t.src[r]!;
+        image.dataSize = t.size[r]!;
+        image.compression = t.cmpr[r]!;
+        image.ioChecksum = t.csum[r]!;
+        image.origBlocks = t.orig[r]!;
+        rec.image = image;
+      } else rec.image = undefined;
       const skip = t.skip[r]!;
       pieces.length = 0;
       splitAligned(t.address[r]!, t.blocks[r]!, this.maxIoBlocks, (a, b, o) => pieces.push(a, b, o));
-      for (let i = 0; i < pieces.length; i += 3) yield { address: pieces[i]!, blocks: pieces[i + 1]!, kind, image, ioOffset: skip + pieces[i + 2]! };
+      for (let i = 0; i < pieces.length; i += 3) {
+        rec.address = pieces[i]!;
+        rec.blocks = pieces[i + 1]!;
+        rec.ioOffset = skip + pieces[i + 2]!;
+        yield rec;
+      }
     }
   }
 }
