@@ -41,3 +41,5 @@ export * from './format/wdiff-reader.js';
 export * from './ops/redo-wdiff.js';
 export * from './format/compression.js';
 export * from './format/log-device-writer.js';
+export * from './format/wdiff-stats.js';
+export * from './format/log-stats.js';

@@ -6,10 +6,10 @@
 import { closeSync, openSync, ftruncateSync, fstatSync, constants as C } from 'node:fs';
 import {
   LogDeviceReader,
-  LogRecordKind,
   SequentialWriter,
   UsageError,
-  capacityPb,
+  countLogpack,
+  emptyLogStats,
   catLogDevice,
   formatLogDevice,
   ioError,
@@ -88,7 +88,7 @@ function show(argv: string[]): number {
   const [file] = positionals(p, ['LDEV'], u);
   withReader(file!, (r) => {
     const s = r.super;
-    const st = { packs: 0, normalRecords: 0, normalLb: 0, discardRecords: 0, discardLb: 0, paddingPb: 0 };
+    const st = emptyLogStats();
     const it = r.packs();
     let end: LogEnd;
     for (;;) {
@@ -97,12 +97,7 @@ function show(argv: string[]): number {
         end = x.value;
         break;
       }
-      st.packs++;
-      for (const rec of x.value.header.records) {
-        if (rec.kind === LogRecordKind.Normal) (st.normalRecords++, (st.normalLb += rec.ioSize));
-        else if (rec.kind === LogRecordKind.Discard) (st.discardRecords++, (st.discardLb += rec.ioSize));
-        else st.paddingPb += capacityPb(s.pbs, rec.ioSize);
-      }
+      countLogpack(st, x.value.header);
     }
     const usagePb = end.lsid - s.oldestLsid;
     const info = {

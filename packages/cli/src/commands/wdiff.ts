@@ -17,6 +17,8 @@ import {
   UsageError,
   closeImage,
   compressionName,
+  countRecord,
+  emptyWdiffStats,
   diffKindName,
   formatWdiffStat,
   fullToWdiff,
@@ -104,15 +106,13 @@ function show(argv: string[]): number {
       if (asJson) json(head);
       else out(`wdiff ${src.file}: ${head.layout}, version ${h.version}, checksum ${hex32(h.checksum)}, uuid ${head.uuid}`);
     }
-    const st = { normalNr: 0, allZeroNr: 0, discardNr: 0, normalLb: 0, allZeroLb: 0, discardLb: 0, dataSize: 0, verified: verify };
+    const st = { ...emptyWdiffStats(), verified: verify };
     for (let r = src.next(); r !== null; r = src.next()) {
+      countRecord(st, r.kind, r.blocks);
       if (r.kind === DiffKind.Normal) {
-        st.normalNr++;
-        st.normalLb += r.blocks;
         st.dataSize += r.dataSize;
         if (verify) src.readData(r);
-      } else if (r.kind === DiffKind.AllZero) (st.allZeroNr++, (st.allZeroLb += r.blocks));
-      else (st.discardNr++, (st.discardLb += r.blocks));
+      }
       if (flag(p, 'stat')) continue;
       const extra = 'ioOffset' in r ? { dataOffset: r.dataOffset, ioOffset: r.ioOffset, origBlocks: r.origBlocks } : {};
       if (asJson) {

@@ -7,7 +7,8 @@ import {
   LogRecordKind,
   SequentialWriter,
   UsageError,
-  capacityPb,
+  countLogpack,
+  emptyLogStats,
   closeImage,
   decodeWlogFd,
   openImage,
@@ -51,7 +52,7 @@ function show(argv: string[]): number {
   const [file] = positionals(p, ['FILE'], u);
   const asJson = flag(p, 'json');
   const statOnly = flag(p, 'stat');
-  const st = { beginLsid: 0, endLsid: null as number | null, reallyEndLsid: 0, packs: 0, normalRecords: 0, normalLb: 0, discardRecords: 0, discardLb: 0, paddingRecords: 0, paddingPb: 0 };
+  const st = { beginLsid: 0, endLsid: null as number | null, reallyEndLsid: 0, ...emptyLogStats() };
   withInput(file!, (inp) => {
     const dec = decodeWlogFd(
       inp.fd,
@@ -65,12 +66,7 @@ function show(argv: string[]): number {
           else out(`wlog ${inp.name}: pbs ${h.pbs} salt 0x${h.salt.toString(16).padStart(8, '0')} uuid ${o.uuid} lsid ${h.beginLsid} to ${st.endLsid ?? 'end'}`);
         },
         pack(pack) {
-          st.packs++;
-          for (const r of pack.records) {
-            if (r.kind === LogRecordKind.Normal) (st.normalRecords++, (st.normalLb += r.ioSize));
-            else if (r.kind === LogRecordKind.Discard) (st.discardRecords++, (st.discardLb += r.ioSize));
-            else (st.paddingRecords++, (st.paddingPb += capacityPb(pack.pbs, r.ioSize)));
-          }
+          countLogpack(st, pack);
           if (statOnly) return;
           if (asJson) {
             json({

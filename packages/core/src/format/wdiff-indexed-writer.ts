@@ -13,6 +13,7 @@ import { walbChecksum } from './checksum.js';
 import { DEFAULT_COMPRESSION, RecordCompressor, type CompressionSpec } from './compression.js';
 import { CompressionType, LOGICAL_BLOCK_SIZE, WDIFF_FILE_HEADER_SIZE, WDIFF_INDEXED_RECORD_SIZE, WDIFF_TYPE_INDEXED } from './constants.js';
 import { encodeIndexSuper, encodeWdiffHeader } from './wdiff-header.js';
+import { countRecord, emptyWdiffStats, type WdiffStats } from './wdiff-stats.js';
 import { DiffKind, encodeIndexedRecord, type IndexedDiffRecord } from './wdiff-record.js';
 import { WDIFF_MAX_RECORD_BYTES } from './wdiff-sorted-writer.js';
 import type { SequentialWriter } from '../io/sequential-writer.js';
@@ -47,15 +48,7 @@ export interface IndexedWdiffWriterOptions {
   file?: string;
 }
 
-export interface IndexedWdiffWriteStats {
-  normalNr: number;
-  allZeroNr: number;
-  discardNr: number;
-  normalLb: number;
-  allZeroLb: number;
-  discardLb: number;
-  /** Bytes between the file header and the index (what wdiff-show calls dataSize). */
-  dataSize: number;
+export interface IndexedWdiffWriteStats extends WdiffStats {
   images: number;
   /** Stored bytes of all images. */
   imageBytes: number;
@@ -65,13 +58,7 @@ export interface IndexedWdiffWriteStats {
 
 export class IndexedWdiffWriter {
   readonly stats: IndexedWdiffWriteStats = {
-    normalNr: 0,
-    allZeroNr: 0,
-    discardNr: 0,
-    normalLb: 0,
-    allZeroLb: 0,
-    discardLb: 0,
-    dataSize: 0,
+    ...emptyWdiffStats(),
     images: 0,
     imageBytes: 0,
     indexOffset: 0,
@@ -158,22 +145,14 @@ export class IndexedWdiffWriter {
         r.dataSize = img.dataSize;
         r.origBlocks = img.origBlocks;
         r.checksum = img.ioChecksum;
-        s.normalNr++;
-        s.normalLb += inp.blocks;
       } else {
         r.compression = CompressionType.None;
         r.dataOffset = inp.dataOffset ?? imagesEnd;
         r.dataSize = 0;
         r.origBlocks = 0;
         r.checksum = 0;
-        if (inp.kind === DiffKind.AllZero) {
-          s.allZeroNr++;
-          s.allZeroLb += inp.blocks;
-        } else {
-          s.discardNr++;
-          s.discardLb += inp.blocks;
-        }
       }
+      countRecord(s, inp.kind, inp.blocks);
       encodeIndexedRecord(this.out.reserve(WDIFF_INDEXED_RECORD_SIZE), 0, r);
       this.out.commit(WDIFF_INDEXED_RECORD_SIZE);
       prevEnd = inp.address + inp.blocks;

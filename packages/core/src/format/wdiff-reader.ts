@@ -14,6 +14,7 @@ import { WDIFF_FILE_HEADER_SIZE, WDIFF_TYPE_INDEXED, WDIFF_TYPE_SORTED } from '.
 import { u32Hex, parseWdiffHeader, wdiffTypeName, type WdiffHeader, type WdiffType } from './wdiff-header.js';
 import { IndexedWdiffReader, type IndexedRecordView } from './wdiff-indexed-reader.js';
 import { DiffKind, type DiffRecord } from './wdiff-record.js';
+import { countRecord, emptyWdiffStats, type WdiffStats } from './wdiff-stats.js';
 import { SortedWdiffReader, type SortedRecordView } from './wdiff-sorted-reader.js';
 
 export type WdiffRecordView = SortedRecordView | IndexedRecordView;
@@ -127,34 +128,13 @@ function sourceOfInput(inp: InputFile, opts: OpenWdiffOptions): WdiffSource {
   return wdiffSource(new SortedWdiffReader(input, { file, header: h }), () => inp.close());
 }
 
-/** The counters of `wdiff-show -stat -norec`. */
-export interface WdiffStats {
-  normalNr: number;
-  allZeroNr: number;
-  discardNr: number;
-  normalLb: number;
-  allZeroLb: number;
-  discardLb: number;
-  /** Sorted: stored bytes of all records. Indexed: bytes between the file header and the index. */
-  dataSize: number;
-}
-
 /** Reads every record of a source (verifying as it goes) and counts them. */
 export function wdiffStats(src: WdiffSource): WdiffStats {
-  const s: WdiffStats = { normalNr: 0, allZeroNr: 0, discardNr: 0, normalLb: 0, allZeroLb: 0, discardLb: 0, dataSize: 0 };
+  const s = emptyWdiffStats();
   let stored = 0;
   for (let r = src.next(); r !== null; r = src.next()) {
-    if (r.kind === DiffKind.Normal) {
-      s.normalNr++;
-      s.normalLb += r.blocks;
-      stored += r.dataSize;
-    } else if (r.kind === DiffKind.AllZero) {
-      s.allZeroNr++;
-      s.allZeroLb += r.blocks;
-    } else {
-      s.discardNr++;
-      s.discardLb += r.blocks;
-    }
+    countRecord(s, r.kind, r.blocks);
+    if (r.kind === DiffKind.Normal) stored += r.dataSize;
   }
   s.dataSize = src.indexed !== null ? src.indexed.dataAreaSize : stored;
   return s;

@@ -24,6 +24,7 @@ import {
   WDIFF_TYPE_SORTED,
 } from './constants.js';
 import { encodeWdiffHeader } from './wdiff-header.js';
+import { countRecord, emptyWdiffStats, type WdiffStats } from './wdiff-stats.js';
 import { DiffKind, encodeSortedRecord, type DiffRecord } from './wdiff-record.js';
 import { encodeEndPack, packRecordOffset, sealSortedPack } from './wdiff-sorted-pack.js';
 import type { SequentialWriter } from '../io/sequential-writer.js';
@@ -45,21 +46,13 @@ export interface SortedWdiffWriterOptions {
 }
 
 /** What a writer wrote (the wdiff-show -stat counters plus packs). */
-export interface WdiffWriteStats {
-  normalNr: number;
-  allZeroNr: number;
-  discardNr: number;
-  normalLb: number;
-  allZeroLb: number;
-  discardLb: number;
-  /** Stored (compressed) data bytes. */
-  dataSize: number;
+export interface WdiffWriteStats extends WdiffStats {
   /** Data packs (END pack not counted). */
   packs: number;
 }
 
 export function emptyWdiffWriteStats(): WdiffWriteStats {
-  return { normalNr: 0, allZeroNr: 0, discardNr: 0, normalLb: 0, allZeroLb: 0, discardLb: 0, dataSize: 0, packs: 0 };
+  return { ...emptyWdiffStats(), packs: 0 };
 }
 
 export class SortedWdiffWriter {
@@ -167,18 +160,8 @@ export class SortedWdiffWriter {
     this.n++;
     this.total += size;
     this.nextAddress = address + blocks;
-    const s = this.stats;
-    if (kind === DiffKind.Normal) {
-      s.normalNr++;
-      s.normalLb += blocks;
-      s.dataSize += size;
-    } else if (kind === DiffKind.AllZero) {
-      s.allZeroNr++;
-      s.allZeroLb += blocks;
-    } else {
-      s.discardNr++;
-      s.discardLb += blocks;
-    }
+    countRecord(this.stats, kind, blocks);
+    this.stats.dataSize += size;
     if (this.n === WDIFF_MAX_RECORDS_IN_PACK) this.flushPack();
   }
 
