@@ -1,0 +1,1 @@
+export * from './nbd/export.js';
