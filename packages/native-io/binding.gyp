@@ -10,7 +10,8 @@
         "native/checksum.cc",
         "native/fileops.cc",
         "native/codecs.cc",
-        "native/batchio.cc"
+        "native/batchio.cc",
+        "native/asyncio.cc"
       ],
       "includes": ["native/features.gypi"],
       "defines": [

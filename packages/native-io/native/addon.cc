@@ -42,8 +42,7 @@ InstanceData* GetInstanceData(napi_env env) {
   return static_cast<InstanceData*>(data);
 }
 
-napi_value ThrowErrno(napi_env env, const char* syscall, int err) {
-  if (IsExceptionPending(env)) return nullptr;
+napi_value ErrnoError(napi_env env, const char* syscall, int err) {
   char buf[256];
   // GNU strerror_r may return a static string instead of filling buf.
 #if defined(__GLIBC__) && defined(_GNU_SOURCE)
@@ -54,7 +53,12 @@ napi_value ThrowErrno(napi_env env, const char* syscall, int err) {
   napi_value error = MakeError(env, text, napi_create_error, nullptr);
   SetNamed(env, error, "errno", MakeNumber(env, err));
   SetNamed(env, error, "syscall", MakeString(env, syscall));
-  napi_throw(env, error);
+  return error;
+}
+
+napi_value ThrowErrno(napi_env env, const char* syscall, int err) {
+  if (IsExceptionPending(env)) return nullptr;
+  napi_throw(env, ErrnoError(env, syscall, err));
   return nullptr;
 }
 
@@ -243,5 +247,6 @@ NAPI_MODULE_INIT() {
   RegisterFileOps(env, exports);
   RegisterCodecs(env, exports);
   RegisterBatchIo(env, exports);
+  RegisterAsyncIo(env, exports);
   return exports;
 }

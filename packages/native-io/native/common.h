@@ -26,6 +26,8 @@ InstanceData* GetInstanceData(napi_env env);
 
 // Throwing helpers. All return nullptr so that `return ThrowX(...)` reads naturally.
 napi_value ThrowErrno(napi_env env, const char* syscall, int err);
+// The Error ThrowErrno would throw, for passing to a callback.
+napi_value ErrnoError(napi_env env, const char* syscall, int err);
 napi_value ThrowCodec(napi_env env, const char* codec, const char* what);
 napi_value ThrowTypeError(napi_env env, const char* what);
 napi_value ThrowRangeError(napi_env env, const char* what);
@@ -55,6 +57,7 @@ void RegisterChecksum(napi_env env, napi_value exports);
 void RegisterFileOps(napi_env env, napi_value exports);
 void RegisterCodecs(napi_env env, napi_value exports);
 void RegisterBatchIo(napi_env env, napi_value exports);
+void RegisterAsyncIo(napi_env env, napi_value exports);
 // Adds {snappy, lz4, zstd, lzma} availability and library versions to `info`.
 void DescribeCodecs(napi_env env, napi_value info);
 void FreeCodecState(InstanceData* data);

@@ -45,6 +45,8 @@ export interface NativeBinding {
   /** pwrite/pread of many (bufferOffset, fileOffset, length) triples; returns the bytes moved. */
   pwriteBatch(fd: number, buf: Uint8Array, plan: Float64Array, count: number): number;
   preadBatch(fd: number, buf: Uint8Array, plan: Float64Array, count: number): number;
+  /** Writes buffers[i] at positions[i] on the thread pool; callback(err, bytes). */
+  writeManyAsync(fd: number, buffers: Uint8Array[], positions: Float64Array, count: number, callback: (err: Error | null, bytes: number) => void): void;
 
   // Present only when the library was found at build time (info().codecs).
   snappyMaxCompressedLength?(n: number): number;
