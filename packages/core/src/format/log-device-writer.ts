@@ -12,8 +12,16 @@ import { encodeSuperSector, lsidToPb, type LogDeviceLayout, type SuperSector } f
 
 export interface ClosedPack {
   header: LogpackHeader;
-  /** The pack's data blocks in lsid order (total_io_size pb), padding blocks included. */
-  data: Uint8Array;
+  /**
+   * The pack's data blocks in lsid order (total_io_size pb in all), padding blocks included: the
+   * callers' buffers as given (a record whose size is not a whole pb gets a padded copy).
+   */
+  chunks: Uint8Array[];
+}
+
+/** The data of a closed pack as one buffer. */
+export function closedPackData(p: ClosedPack): Uint8Array {
+  return concat(p.chunks, p.header.totalIoSize * p.header.pbs);
 }
 
 /** Builds logpacks for a ring of `ringBufferSize` pb, starting at `lsid`. Pure: no I/O. */
@@ -83,10 +91,10 @@ export class LogpackAssembler {
     if (this.builder.isEmpty) throw new RangeError('closing an empty logpack');
     const header = this.builder.header;
     this.builder.encode(); // computes the checksum
-    const data = concat(this.chunks, header.totalIoSize * this.pbs);
+    const chunks = this.chunks;
     this.chunks = [];
     this.builder = this.newBuilder(nextLogpackLsid(header));
-    return { header, data };
+    return { header, chunks };
   }
 
   private newBuilder(lsid: number): LogpackBuilder {
@@ -123,7 +131,7 @@ export class LogDeviceWriter {
   writePack(p: ClosedPack): void {
     const { pbs } = this.layout;
     this.writeBlocks(p.header.logpackLsid, encodeLogpackHeader(p.header, new Uint8Array(pbs)));
-    if (p.data.length > 0) this.writeBlocks(p.header.logpackLsid + 1, p.data);
+    if (p.header.totalIoSize > 0) this.writeBlocks(p.header.logpackLsid + 1, closedPackData(p));
   }
 
   /** Writes consecutive pb starting at lsid, wrapping at the ring end. */
