@@ -7,3 +7,6 @@ export * from './device/pending.js';
 export * from './device/log-sync.js';
 export * from './device/wal-device.js';
 export * from './device/create.js';
+export * from './control/protocol.js';
+export * from './control/server.js';
+export * from './control/client.js';
