@@ -10,6 +10,7 @@ import * as wdiff from './commands/wdiff.js';
 import * as virtFullCat from './commands/virt-full-cat.js';
 import * as version from './commands/version.js';
 import * as demo from './commands/demo.js';
+import * as device from './commands/device.js';
 
 interface Command {
   usage: string;
@@ -19,6 +20,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   demo: { ...demo, summary: 'the whole backup path on a sample volume, every restore checked by sha256' },
+  device: { ...device, summary: 'the WAL device: create, serve over NBD, status' },
   wlog: { ...wlog, summary: 'show, convert and apply wlog files' },
   wdiff: { ...wdiff, summary: 'show, merge, apply, create and name wdiff files' },
   ldev: { ...ldev, summary: 'format, show and extract from log devices' },
