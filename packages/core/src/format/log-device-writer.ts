@@ -49,6 +49,11 @@ export class LogpackAssembler {
     return this.builder.isEmpty;
   }
 
+  /** Records in the open pack. */
+  get recordCount(): number {
+    return this.builder.header.records.length;
+  }
+
   /** lsid right after the data added so far (the log's end if the pack were closed now). */
   get endLsid(): number {
     return this.builder.isEmpty ? this.builder.header.logpackLsid : this.builder.nextDataLsid;

@@ -6,9 +6,10 @@
  * Pipeline (one event loop, I/O on the thread pool):
  *  1. write / trim / write-zeroes requests join the open logpack (writes arriving in the same
  *     event-loop turn, or while the previous pack is being written, share a pack: group commit);
- *  2. packs are written to the log one at a time, in lsid order; a request is acknowledged when
- *     its pack is in the log (page cache) — volatile-cache semantics;
- *  3. packs are then applied to the data device, one at a time, in lsid order; until then their
+ *  2. packs are written to the log (several at once), and a request is acknowledged once its pack
+ *     and every pack before it are in the log — volatile-cache semantics;
+ *  3. packs are then applied to the data device, one at a time, in lsid order, once the log holding
+ *     them is durable (the data device is never ahead of the durable log); until then their
  *     writes are kept in `pending` so that reads see them;
  *  4. FLUSH (and FUA) wait for an fdatasync of the log covering every acknowledged write
  *     (group commit: concurrent flushes share one sync); the log is also synced every
@@ -105,6 +106,10 @@ interface Waiter {
 interface Pack {
   closed: ClosedPack;
   end: number;
+  /** Its log write finished (it is acknowledged once every pack before it finished too). */
+  logged: boolean;
+  /** Log write sequence number, once written to the log. */
+  seq: number;
   bytes: number;
   ops: DataOp[];
   waiters: Waiter[];
@@ -116,6 +121,11 @@ const MAX_DISCARD_LB = 0xffff_ffff;
 /** Bytes beyond the last log sync may exceed logFlushBytes by one pack at most. */
 export const DEFAULT_LOG_FLUSH_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_PACK_BYTES = 4 * 1024 * 1024;
+/** Log writes in flight at once (written concurrently, acknowledged in lsid order). */
+const MAX_LOG_WRITES = 4;
+/** While other log writes are in flight, the open pack is closed once it is this big. */
+const BATCH_BYTES = 64 * 1024;
+const BATCH_RECORDS = 16;
 
 export class WalDevice implements NbdExport {
   readonly readOnly = false;
@@ -133,7 +143,8 @@ export class WalDevice implements NbdExport {
   private openWaiters: Waiter[] = [];
   private readonly logQueue: Pack[] = [];
   private readonly dataQueue: Pack[] = [];
-  private logWriting = false;
+  /** Packs being written to the log (up to maxLogWrites at once), in lsid order. */
+  private readonly logInFlight: Pack[] = [];
   private dataWriting = false;
   private kickScheduled = false;
   private readonly pending = new PendingWrites();
@@ -183,7 +194,8 @@ export class WalDevice implements NbdExport {
     if (data.size() < dataBytes) {
       throw new NbdError(NBD_EINVAL, `${data.name}: data device has ${data.size()} bytes, the log device says ${dataBytes}`);
     }
-    this.recovery = recover(log, data, s, loaded.layout, this.opts.logFlushBytes + this.opts.maxPackBytes + 2 * s.pbs);
+    // Log beyond the last sync is at most logFlushBytes + one pack + the pack being started (pumpLog).
+    this.recovery = recover(log, data, s, loaded.layout, this.opts.logFlushBytes + 2 * this.opts.maxPackBytes + 4 * s.pbs);
     this.sup = this.recovery.super;
     const end = this.recovery.endLsid;
     this.oldest = this.sup.oldestLsid;
@@ -204,6 +216,7 @@ export class WalDevice implements NbdExport {
           this.permanent = lsid;
           this.emit();
         }
+        this.pumpData();
         this.pumpLog();
       },
     );
@@ -479,8 +492,10 @@ export class WalDevice implements NbdExport {
       this.openOps = [];
       this.openWaiters = [];
     }
+    if (closed.length > 0) this.pumpLog();
   }
 
+  /** Closes the open pack into the log queue (the caller pumps). */
   private closeOpenPack(): void {
     const c = this.asm.close();
     this.enqueue(c, this.openOps, this.openWaiters);
@@ -490,8 +505,7 @@ export class WalDevice implements NbdExport {
 
   private enqueue(closed: ClosedPack, ops: DataOp[], waiters: Waiter[]): void {
     const h = closed.header;
-    this.logQueue.push({ closed, end: h.logpackLsid + 1 + h.totalIoSize, bytes: (1 + h.totalIoSize) * h.pbs, ops, waiters });
-    this.pumpLog();
+    this.logQueue.push({ closed, end: h.logpackLsid + 1 + h.totalIoSize, logged: false, seq: 0, bytes: (1 + h.totalIoSize) * h.pbs, ops, waiters });
   }
 
   private scheduleKick(): void {
@@ -503,35 +517,46 @@ export class WalDevice implements NbdExport {
     });
   }
 
-  /** Starts the next log write when the log is idle and nothing forbids it. */
+  /**
+   * Starts log writes while there is room (maxLogWrites at once) and nothing forbids it. The open
+   * pack is closed when the log is idle, or when it has grown big enough to be worth a write of
+   * its own while others are in flight (otherwise it keeps collecting requests: group commit).
+   */
   private pumpLog(): void {
-    if (this.logWriting || this.failure) return;
-    if (this.logQueue.length === 0) {
-      if (this.asm.isEmpty || this.kickScheduled) return;
-      this.closeOpenPack();
-      return;
+    while (!this.failure && this.logInFlight.length < MAX_LOG_WRITES) {
+      if (this.logQueue.length === 0) {
+        if (this.asm.isEmpty || this.kickScheduled) return;
+        const openBytes = (this.asm.endLsid - this.asm.packLsid) * this.sup.pbs;
+        if (this.logInFlight.length > 0 && openBytes < BATCH_BYTES && this.asm.recordCount < BATCH_RECORDS) return;
+        this.closeOpenPack();
+        continue;
+      }
+      const p = this.logQueue[0]!;
+      const ring = this.sup.ringBufferSize;
+      if (!this.overflowed && p.end - this.oldest > ring && !this.ringMayOverflow()) return;
+      if (p.end - this.written > ring) {
+        // Writing would overwrite log that recovery may still need: checkpoint first (once the
+        // data device has caught up far enough; pumpData and the checkpoint call pumpLog again).
+        if (p.end - this.applied > ring || this.checkpointRunning) return;
+        void this.checkpoint(true).catch((e) => this.fail(e));
+        return;
+      }
+      if ((p.end - this.permanent) * this.sup.pbs > this.opts.logFlushBytes + this.opts.maxPackBytes + p.bytes) {
+        void this.logSync.request(this.completedSeq).catch((e) => this.fail(e));
+        return;
+      }
+      if (this.pending.bytes > this.opts.maxPendingBytes && this.dataQueue.length > 0) return; // pumpData resumes us
+      this.logQueue.shift();
+      this.logInFlight.push(p);
+      this.writePack(p).then(
+        () => {
+          p.logged = true;
+          while (this.logInFlight.length > 0 && this.logInFlight[0]!.logged) this.packLogged(this.logInFlight.shift()!);
+          this.pumpLog();
+        },
+        (e) => this.fail(e),
+      );
     }
-    const p = this.logQueue[0]!;
-    const ring = this.sup.ringBufferSize;
-    if (!this.overflowed && p.end - this.oldest > ring && !this.ringMayOverflow()) return;
-    if (p.end - this.written > ring) {
-      // Writing would overwrite log that recovery may still need: checkpoint first (once the data
-      // device has caught up far enough; pumpData and the checkpoint call pumpLog again).
-      if (p.end - this.applied > ring || this.checkpointRunning) return;
-      void this.checkpoint(true).catch((e) => this.fail(e));
-      return;
-    }
-    if ((p.end - this.permanent) * this.sup.pbs > this.opts.logFlushBytes + this.opts.maxPackBytes + p.bytes) {
-      void this.logSync.request(this.completedSeq).catch((e) => this.fail(e));
-      return;
-    }
-    if (this.pending.bytes > this.opts.maxPendingBytes && this.dataQueue.length > 0) return; // pumpData resumes us
-    this.logQueue.shift();
-    this.logWriting = true;
-    this.writePack(p).then(
-      () => this.packLogged(p),
-      (e) => this.fail(e),
-    );
   }
 
   /** Policy when the next pack would overwrite log not yet shipped: true to go on writing. */
@@ -574,12 +599,12 @@ export class WalDevice implements NbdExport {
   }
 
   private packLogged(p: Pack): void {
-    this.logWriting = false;
     this.blockedSince = null;
     this.completedSeq++;
     this.completed = p.end;
     this.stats.packs++;
     const seq = this.completedSeq;
+    p.seq = seq;
     for (const w of p.waiters) {
       if (w.fua) this.logSync.request(seq).then(w.resolve, w.reject);
       else w.resolve();
@@ -591,12 +616,20 @@ export class WalDevice implements NbdExport {
     }
     this.dataQueue.push(p);
     this.pumpData();
-    this.pumpLog();
   }
 
   private pumpData(): void {
     if (this.dataWriting || this.dataQueue.length === 0 || this.failure) return;
-    const p = this.dataQueue.shift()!;
+    const p = this.dataQueue[0]!;
+    if (p.end > this.permanent) {
+      // The data device must never be ahead of the durable log (a power cut would otherwise leave
+      // blocks on the device that the log, and so the backups, never see): wait for a log sync —
+      // the background one (every logFlushIntervalMs), a client's flush, or one asked for here
+      // once the writes waiting in memory reach half their bound (as WalB's pending data does).
+      if (this.pending.bytes >= this.opts.maxPendingBytes / 2) void this.logSync.request(p.seq).catch((e) => this.fail(e));
+      return;
+    }
+    this.dataQueue.shift();
     this.dataWriting = true;
     this.applyOps(p.ops).then(
       () => {
@@ -645,9 +678,10 @@ export class WalDevice implements NbdExport {
   private async drain(): Promise<void> {
     if (!this.asm.isEmpty) this.closeOpenPack();
     this.pumpLog();
-    while (!this.failure && (this.logQueue.length > 0 || this.logWriting || this.dataQueue.length > 0 || this.dataWriting || !this.asm.isEmpty)) {
+    while (!this.failure && (this.logQueue.length > 0 || this.logInFlight.length > 0 || this.dataQueue.length > 0 || this.dataWriting || !this.asm.isEmpty)) {
       await new Promise<void>((r) => this.drainWaiters.push(r));
       if (!this.asm.isEmpty && this.logQueue.length === 0) this.closeOpenPack();
+      this.pumpLog();
     }
     if (this.failure) throw this.ioError();
   }
