@@ -1,36 +1,31 @@
 /**
- * One client connection: the handshake (delegated to Handshake), then the transmission phase —
- * requests parsed straight from socket chunks, executed concurrently against the export, replies
- * written in batches.
+ * One client connection: the handshake (Handshake), then the transmission phase: requests parsed
+ * straight from socket chunks (RequestParser), validated (checkRequest), executed concurrently
+ * against the export, replies written in batches (encodeReplyBatch).
  *
- * Hot path rules (PERF-NOTES): a request header is parsed in place from the chunk (copied into a
- * 28-byte scratch buffer only when it straddles two chunks); a WRITE payload inside one chunk is
- * handed to the export as a view of that chunk (Node never reuses socket chunks), one spanning
- * chunks is copied once into a buffer the export then owns; request objects are pooled and carry
- * their own pre-bound completion callbacks, so a request costs no closure and no promise beyond
- * the export's; replies completed in one tick are encoded into one header buffer and written with
- * a single corked writev.
+ * Hot path (PERF-NOTES): request objects are pooled and carry their own pre-bound completion
+ * callbacks, so a request costs no closure and no promise beyond the export's own. Replies
+ * completed in one tick go out as one header buffer plus the read data, in a single corked
+ * writev scheduled with process.nextTick.
  *
- * Back-pressure: reading stops while the bytes of in-flight requests exceed maxInFlightBytes,
- * while more than maxInFlightRequests are in flight, or while more than maxQueuedReplyBytes wait
- * in the socket for a slow client; it resumes below half of each bound. At most one extra chunk
- * (and one write payload being assembled) is accepted past a bound.
+ * Back-pressure: reading stops while the bytes of in-flight READ/WRITE requests (plus a payload
+ * being received) exceed maxInFlightBytes, while maxInFlightRequests are in flight, or while more
+ * than maxQueuedReplyBytes wait in the socket for a slow client. It resumes below half of each
+ * bound, so at most one more chunk of requests is accepted past a bound.
  *
- * Endings: NBD_CMD_DISC, the client's EOF, a bad request magic (framing is lost) or the server's
- * shutdown all "drain": no new request is started, in-flight requests complete and their replies
- * are sent, then the socket is ended. During a server shutdown, requests that arrive before the
- * drain starts are answered ESHUTDOWN. `closed` resolves once the socket is closed and no export
- * call is outstanding.
+ * Endings: NBD_CMD_DISC, the client's EOF, a bad request magic (framing is lost) and the server's
+ * shutdown all "drain": no new request starts, in-flight requests complete and are answered,
+ * then the socket is ended (and destroyed after closeTimeoutMs if the client does not take the
+ * bytes). During a server shutdown, requests that arrive before the drain starts are answered
+ * ESHUTDOWN. `closed` resolves once the socket is closed and no export call is outstanding.
  */
 import type { Socket } from 'node:net';
-import { NBD_EINVAL, NBD_EIO, NBD_ENOMEM, NBD_ENOSPC, NBD_ENOTSUP, NBD_EOVERFLOW, NBD_EPERM, NBD_ESHUTDOWN, NbdError, type NbdExport } from './export.js';
+import type { BufferPool } from './buffer-pool.js';
+import { nbdErrnoOf } from './error-map.js';
+import { NBD_EIO, NBD_ESHUTDOWN, NbdError, type NbdExport, type NbdExportProvider } from './export.js';
 import { Handshake, type HandshakeLimits, type Session } from './handshake.js';
 import {
-  BLOCK_STATUS_CHUNK_SIZE,
   commandName,
-  errorChunkSize,
-  NBD_CMD_BLOCK_STATUS,
-  NBD_CMD_CACHE,
   NBD_CMD_DISC,
   NBD_CMD_FLAG_FUA,
   NBD_CMD_FLAG_NO_HOLE,
@@ -39,24 +34,14 @@ import {
   NBD_CMD_TRIM,
   NBD_CMD_WRITE,
   NBD_CMD_WRITE_ZEROES,
-  NBD_REPLY_FLAG_DONE,
-  NBD_REPLY_TYPE_NONE,
-  NBD_REQUEST_MAGIC,
-  OFFSET_DATA_HEADER_SIZE,
-  readRequestHeader,
-  REQUEST_SIZE,
-  SIMPLE_REPLY_SIZE,
-  STRUCTURED_HEADER_SIZE,
-  writeBlockStatusChunk,
-  writeErrorChunk,
-  writeOffsetDataHeader,
-  writeSimpleReply,
-  writeStructuredHeader,
   type RequestHeader,
 } from './protocol.js';
+import { encodeReplyBatch, type ReplySlot } from './reply-batch.js';
+import { RequestParser, type RequestSink } from './request-parser.js';
 import { checkRequest, type Rejection, type RequestContext } from './request-check.js';
 import type { NbdExportStats } from './stats.js';
-import type { NbdExportProvider } from './export.js';
+
+export { nbdErrnoOf }; // re-exported here for the package index
 
 export type NbdLogLevel = 'debug' | 'info' | 'warn' | 'error';
 /** Optional log sink; the server logs nothing unless given one. Messages are constant, data is in fields. */
@@ -92,41 +77,12 @@ export interface ConnectionHost {
   isShuttingDown(): boolean;
   statsFor(exportName: string): NbdExportStats;
   connectionClosed(conn: NbdConnection): void;
-}
-
-const VALID_ERRNOS = new Set([NBD_EPERM, NBD_EIO, NBD_ENOMEM, NBD_EINVAL, NBD_ENOSPC, NBD_EOVERFLOW, NBD_ENOTSUP, NBD_ESHUTDOWN]);
-const MAX_MESSAGE_CHARS = 400;
-
-/** The NBD error for anything an export throws: its nbdErrno, a mapped Node error code, else EIO. */
-export function nbdErrnoOf(err: unknown): number {
-  if (err !== null && typeof err === 'object') {
-    const n = (err as { nbdErrno?: unknown }).nbdErrno;
-    if (typeof n === 'number' && VALID_ERRNOS.has(n)) return n;
-    switch ((err as { code?: unknown }).code) {
-      case 'ENOSPC':
-      case 'EDQUOT':
-      case 'EFBIG':
-        return NBD_ENOSPC;
-      case 'EPERM':
-      case 'EACCES':
-      case 'EROFS':
-        return NBD_EPERM;
-      case 'ENOMEM':
-        return NBD_ENOMEM;
-      case 'EINVAL':
-        return NBD_EINVAL;
-      case 'ENOTSUP':
-      case 'EOPNOTSUPP':
-        return NBD_ENOTSUP;
-      case 'ESHUTDOWN':
-        return NBD_ESHUTDOWN;
-    }
-  }
-  return NBD_EIO;
+  /** Buffers lent to NbdExport.readInto. */
+  readonly readPool: BufferPool;
 }
 
 /** One request from header to reply; pooled per connection. */
-class Req {
+class Req implements ReplySlot {
   type = 0;
   flags = 0;
   handleHi = 0;
@@ -138,6 +94,8 @@ class Req {
   error = 0;
   message = '';
   data: Uint8Array | undefined = undefined;
+  /** The pool buffer behind `data` (readInto), returned once the reply is written. */
+  pooled: Buffer | undefined = undefined;
   readonly onOk: (value: unknown) => void;
   readonly onErr: (err: unknown) => void;
 
@@ -168,15 +126,10 @@ export class NbdConnection {
   private finalized = false;
   private timer: NodeJS.Timeout | undefined;
 
-  // transmission parser
-  private readonly hdr = Buffer.allocUnsafe(REQUEST_SIZE);
-  private hdrFill = 0;
-  private readonly h: RequestHeader = { magic: 0, flags: 0, type: 0, handleHi: 0, handleLo: 0, offset: 0, length: 0 };
-  private payloadReq: Req | undefined;
-  private payloadBuf: Buffer | undefined;
-  private payloadFill = 0;
-  private discardReq: Req | undefined;
-  private discardLeft = 0;
+  // transmission
+  private readonly parser: RequestParser;
+  /** The WRITE whose payload the parser is delivering or skipping. */
+  private pendingWrite: Req | undefined;
   private readonly why: Rejection = { reason: '' };
 
   // in flight and replies
@@ -185,7 +138,7 @@ export class NbdConnection {
   private paused = false;
   private replyQueue: Req[] = [];
   private flushScheduled = false;
-  private readonly pool: Req[] = [];
+  private readonly reqPool: Req[] = [];
   private readonly flushBound = () => this.flush();
 
   constructor(
@@ -193,6 +146,13 @@ export class NbdConnection {
     private readonly host: ConnectionHost,
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    const sink: RequestSink = {
+      onHeader: (h) => this.onHeader(h),
+      onPayload: (data) => this.onPayload(data),
+      onSkipped: () => this.onSkipped(),
+      onBadMagic: (magic) => this.onBadMagic(magic),
+    };
+    this.parser = new RequestParser(sink);
   }
 
   /** The export name once in transmission. */
@@ -293,71 +253,26 @@ export class NbdConnection {
 
   /** Parses requests from one chunk of the byte stream. */
   private parse(chunk: Buffer): void {
-    const n = chunk.length;
-    let pos = 0;
-    while (pos < n && this.phase === 'transmission') {
-      if (this.discardLeft > 0) {
-        const k = Math.min(this.discardLeft, n - pos);
-        this.discardLeft -= k;
-        pos += k;
-        if (this.discardLeft === 0) {
-          const req = this.discardReq!;
-          this.discardReq = undefined;
-          this.queue(req);
-        }
-        continue;
-      }
-      if (this.payloadReq !== undefined) {
-        const buf = this.payloadBuf!;
-        const k = Math.min(buf.length - this.payloadFill, n - pos);
-        chunk.copy(buf, this.payloadFill, pos, pos + k);
-        this.payloadFill += k;
-        pos += k;
-        if (this.payloadFill === buf.length) {
-          const req = this.payloadReq;
-          this.payloadReq = undefined;
-          this.payloadBuf = undefined;
-          this.inFlightBytes -= req.length; // re-added by execute()
-          this.execute(req, buf);
-        }
-        continue;
-      }
-      let hb: Buffer;
-      let ho: number;
-      if (this.hdrFill === 0 && n - pos >= REQUEST_SIZE) {
-        hb = chunk;
-        ho = pos;
-        pos += REQUEST_SIZE;
-      } else {
-        const k = Math.min(REQUEST_SIZE - this.hdrFill, n - pos);
-        chunk.copy(this.hdr, this.hdrFill, pos, pos + k);
-        this.hdrFill += k;
-        pos += k;
-        if (this.hdrFill < REQUEST_SIZE) break;
-        this.hdrFill = 0;
-        hb = this.hdr;
-        ho = 0;
-      }
-      readRequestHeader(hb, ho, this.h);
-      if (this.h.magic !== NBD_REQUEST_MAGIC) {
-        this.log('info', 'bad request magic, closing', { magic: this.h.magic });
-        this.beginDrain('bad request magic');
-        return;
-      }
-      pos = this.onRequest(chunk, pos);
-    }
+    this.parser.feed(chunk);
     this.updateFlow();
   }
 
-  /** Handles the request in this.h whose header ends at `pos`; returns the new position. */
-  private onRequest(chunk: Buffer, pos: number): number {
-    const h = this.h;
+  // ------------------------------------------------------------------ parser events
+
+  private onHeader(h: RequestHeader): boolean {
     if (h.type === NBD_CMD_DISC) {
       this.beginDrain('client sent NBD_CMD_DISC');
-      return chunk.length;
+      return false;
     }
     const stats = this.stats!;
     stats.requests++;
+    switch (h.type) {
+      case NBD_CMD_READ: stats.reads++; break;
+      case NBD_CMD_WRITE: stats.writes++; break;
+      case NBD_CMD_FLUSH: stats.flushes++; break;
+      case NBD_CMD_TRIM: stats.trims++; break;
+      case NBD_CMD_WRITE_ZEROES: stats.writeZeroes++; break;
+    }
     const req = this.allocReq(h);
     let err: number;
     if (this.host.isShuttingDown()) {
@@ -366,65 +281,48 @@ export class NbdConnection {
     } else {
       err = checkRequest(this.ctx!, h.type, h.flags, h.offset, h.length, this.why);
     }
-    switch (h.type) {
-      case NBD_CMD_READ: stats.reads++; break;
-      case NBD_CMD_WRITE: stats.writes++; break;
-      case NBD_CMD_FLUSH: stats.flushes++; break;
-      case NBD_CMD_TRIM: stats.trims++; break;
-      case NBD_CMD_WRITE_ZEROES: stats.writeZeroes++; break;
-    }
     if (err !== 0) {
       req.error = err;
       req.message = `${commandName(h.type)}: ${this.why.reason}`;
       stats.errors++;
       this.log('debug', 'request rejected', { cmd: commandName(h.type), offset: h.offset, length: h.length, errno: err, reason: this.why.reason });
     }
-    if (h.type !== NBD_CMD_WRITE) {
-      if (err !== 0) this.queue(req);
-      else this.execute(req, undefined);
-      return pos;
+    if (h.type === NBD_CMD_WRITE) {
+      this.pendingWrite = req; // answered once its payload has arrived or been skipped
+      return err === 0;
     }
-    const avail = chunk.length - pos;
-    if (err !== 0) {
-      // The payload must still be consumed to keep the framing; it is skipped, never buffered.
-      if (avail >= h.length) {
-        this.queue(req);
-        return pos + h.length;
-      }
-      this.discardReq = req;
-      this.discardLeft = h.length - avail;
-      return chunk.length;
-    }
-    if (avail >= h.length) {
-      this.execute(req, chunk.subarray(pos, pos + h.length));
-      return pos + h.length;
-    }
-    const buf = Buffer.allocUnsafe(h.length);
-    chunk.copy(buf, 0, pos, chunk.length);
-    this.payloadBuf = buf;
-    this.payloadFill = avail;
-    this.payloadReq = req;
-    this.inFlightBytes += h.length;
-    return chunk.length;
+    if (err !== 0) this.queue(req);
+    else this.execute(req, undefined);
+    return false;
+  }
+
+  private onPayload(data: Buffer): void {
+    const req = this.pendingWrite!;
+    this.pendingWrite = undefined;
+    this.execute(req, data);
+  }
+
+  private onSkipped(): void {
+    const req = this.pendingWrite!;
+    this.pendingWrite = undefined;
+    this.queue(req);
+  }
+
+  private onBadMagic(magic: number): void {
+    this.log('info', 'bad request magic, closing', { magic });
+    this.beginDrain('bad request magic');
   }
 
   private dropPartialRequest(): void {
-    if (this.payloadReq) {
-      this.inFlightBytes -= this.payloadReq.length;
-      this.releaseReq(this.payloadReq);
-    }
-    if (this.discardReq) this.releaseReq(this.discardReq);
-    this.payloadReq = undefined;
-    this.payloadBuf = undefined;
-    this.discardReq = undefined;
-    this.discardLeft = 0;
-    this.hdrFill = 0;
+    this.parser.stop();
+    if (this.pendingWrite) this.releaseReq(this.pendingWrite);
+    this.pendingWrite = undefined;
   }
 
   // ------------------------------------------------------------------ execution
 
   private allocReq(h: RequestHeader): Req {
-    const req = this.pool.pop() ?? new Req(this);
+    const req = this.reqPool.pop() ?? new Req(this);
     req.type = h.type;
     req.flags = h.flags;
     req.handleHi = h.handleHi;
@@ -438,8 +336,9 @@ export class NbdConnection {
 
   private releaseReq(req: Req): void {
     req.data = undefined;
+    req.pooled = undefined;
     req.message = '';
-    if (this.pool.length < MAX_POOLED_REQS) this.pool.push(req);
+    if (this.reqPool.length < MAX_POOLED_REQS) this.reqPool.push(req);
   }
 
   private execute(req: Req, data: Uint8Array | undefined): void {
@@ -452,7 +351,13 @@ export class NbdConnection {
     try {
       switch (req.type) {
         case NBD_CMD_READ:
-          p = req.length === 0 ? EMPTY : exp.read(req.offset, req.length);
+          if (req.length === 0) p = EMPTY;
+          else if (exp.readInto) {
+            const base = this.host.readPool.acquire(req.length);
+            req.pooled = base;
+            req.data = base.subarray(0, req.length);
+            p = exp.readInto(req.offset, req.data);
+          } else p = exp.read(req.offset, req.length);
           break;
         case NBD_CMD_WRITE:
           p = req.length === 0 ? undefined : exp.write(req.offset, data!, fua);
@@ -480,14 +385,16 @@ export class NbdConnection {
     }
   }
 
-  /** An export call succeeded (called through Req.onOk). */
+  /** An export call succeeded (called through Req.onOk). @internal */
   settle(req: Req, value: unknown): void {
     this.inFlight--;
     this.inFlightBytes -= req.cost;
     const stats = this.stats!;
     switch (req.type) {
       case NBD_CMD_READ:
-        if (value instanceof Uint8Array && value.length === req.length) {
+        if (req.pooled) {
+          stats.bytesRead += req.length; // readInto filled req.data
+        } else if (value instanceof Uint8Array && value.length === req.length) {
           req.data = value;
           stats.bytesRead += req.length;
         } else {
@@ -508,10 +415,15 @@ export class NbdConnection {
     this.queue(req);
   }
 
-  /** An export call failed (called through Req.onErr or when the call threw). */
+  /** An export call failed (called through Req.onErr or when the call threw). @internal */
   fail(req: Req, err: unknown): void {
     this.inFlight--;
     this.inFlightBytes -= req.cost;
+    if (req.pooled) {
+      this.host.readPool.release(req.pooled);
+      req.pooled = undefined;
+      req.data = undefined;
+    }
     req.error = nbdErrnoOf(err);
     // Only an NbdError's own message reaches the client; anything else could leak internals.
     const detail = err instanceof NbdError ? err.message : 'failed';
@@ -537,76 +449,30 @@ export class NbdConnection {
     const reqs = this.replyQueue;
     this.replyQueue = [];
     const s = this.socket;
+    const pool = this.host.readPool;
     if (this.socketClosed || s.destroyed || !s.writable) {
-      for (const r of reqs) this.releaseReq(r);
+      for (const r of reqs) {
+        if (r.pooled) pool.release(r.pooled);
+        this.releaseReq(r);
+      }
       this.afterFlush();
       return;
     }
-    const structured = this.ctx!.structured;
-    const metaId = this.ctx!.metaContextId;
-    let total = 0;
-    const messages: (Buffer | undefined)[] = [];
-    for (let i = 0; i < reqs.length; i++) {
-      const r = reqs[i]!;
-      let m: Buffer | undefined;
-      if (r.error !== 0) {
-        if (structured) {
-          m = Buffer.from(r.message.length > MAX_MESSAGE_CHARS ? r.message.slice(0, MAX_MESSAGE_CHARS) : r.message, 'utf8');
-          total += errorChunkSize(m.length);
-        } else total += SIMPLE_REPLY_SIZE;
-      } else if (r.type === NBD_CMD_READ && structured) {
-        total += r.length > 0 ? OFFSET_DATA_HEADER_SIZE : STRUCTURED_HEADER_SIZE;
-      } else if (r.type === NBD_CMD_BLOCK_STATUS) {
-        total += BLOCK_STATUS_CHUNK_SIZE;
-      } else total += SIMPLE_REPLY_SIZE;
-      messages.push(m);
-    }
-    const hb = Buffer.allocUnsafe(total);
-    const parts: Uint8Array[] = [];
-    let seg = 0;
-    let pos = 0;
-    for (let i = 0; i < reqs.length; i++) {
-      const r = reqs[i]!;
-      if (r.error !== 0) {
-        if (structured) {
-          const m = messages[i]!;
-          writeErrorChunk(hb, pos, r.handleHi, r.handleLo, r.error, m);
-          pos += errorChunkSize(m.length);
-        } else {
-          writeSimpleReply(hb, pos, r.error, r.handleHi, r.handleLo);
-          pos += SIMPLE_REPLY_SIZE;
-        }
-      } else if (r.type === NBD_CMD_READ) {
-        if (structured) {
-          if (r.length > 0) {
-            writeOffsetDataHeader(hb, pos, r.handleHi, r.handleLo, r.offset, r.length);
-            pos += OFFSET_DATA_HEADER_SIZE;
-          } else {
-            writeStructuredHeader(hb, pos, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, r.handleHi, r.handleLo, 0);
-            pos += STRUCTURED_HEADER_SIZE;
-          }
-        } else {
-          writeSimpleReply(hb, pos, 0, r.handleHi, r.handleLo);
-          pos += SIMPLE_REPLY_SIZE;
-        }
-        if (r.length > 0) {
-          parts.push(hb.subarray(seg, pos), r.data!);
-          seg = pos;
-        }
-      } else if (r.type === NBD_CMD_BLOCK_STATUS) {
-        writeBlockStatusChunk(hb, pos, r.handleHi, r.handleLo, metaId, r.length, 0);
-        pos += BLOCK_STATUS_CHUNK_SIZE;
-      } else {
-        writeSimpleReply(hb, pos, 0, r.handleHi, r.handleLo);
-        pos += SIMPLE_REPLY_SIZE;
-      }
+    const parts = encodeReplyBatch(reqs, this.ctx!.structured, this.ctx!.metaContextId);
+    let lent: Buffer[] | undefined;
+    for (const r of reqs) {
+      if (r.pooled) (lent ??= []).push(r.pooled);
       this.releaseReq(r);
     }
-    if (seg < pos) parts.push(hb.subarray(seg, pos));
-    if (parts.length === 1) s.write(parts[0]!);
+    // Write callbacks run in order, after the data left (or the socket died): then the pool
+    // buffers are free again.
+    const done = lent ? () => { for (const b of lent!) pool.release(b); } : undefined;
+    if (parts.length === 1) s.write(parts[0]!, done);
     else {
       s.cork();
-      for (const p of parts) s.write(p);
+      const last = parts.length - 1;
+      for (let i = 0; i < last; i++) s.write(parts[i]!);
+      s.write(parts[last]!, done);
       s.uncork();
     }
     this.afterFlush();
@@ -626,12 +492,13 @@ export class NbdConnection {
     if (this.phase !== 'transmission') return;
     const lim = this.host.limits;
     const queued = this.socket.writableLength;
+    const bytes = this.inFlightBytes + this.parser.partialPayloadBytes;
     if (!this.paused) {
-      if (this.inFlightBytes > lim.maxInFlightBytes || this.inFlight >= lim.maxInFlightRequests || queued > lim.maxQueuedReplyBytes) {
+      if (bytes > lim.maxInFlightBytes || this.inFlight >= lim.maxInFlightRequests || queued > lim.maxQueuedReplyBytes) {
         this.paused = true;
         this.socket.pause();
       }
-    } else if (this.inFlightBytes <= lim.maxInFlightBytes / 2 && this.inFlight <= lim.maxInFlightRequests / 2 && queued <= lim.maxQueuedReplyBytes / 2) {
+    } else if (bytes <= lim.maxInFlightBytes / 2 && this.inFlight <= lim.maxInFlightRequests / 2 && queued <= lim.maxQueuedReplyBytes / 2) {
       this.paused = false;
       this.socket.resume();
     }

@@ -47,6 +47,14 @@ export interface NbdExport {
   /** Reads [offset, offset + length); the returned bytes may be a new buffer. */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**
+   * Optional faster read: fills all of `dest` with [offset, offset + dest.length). The server lends
+   * `dest` from its buffer pool and reuses it once the reply has been sent, so the export must not
+   * keep or touch it after the promise settles. When present the server calls it instead of read()
+   * (no fresh allocation per read: 1 MiB reads of the memory export went from ~0.5× to ~0.8× of
+   * nbdkit memory).
+   */
+  readInto?(offset: number, dest: Uint8Array): Promise<void>;
+  /**
    * Writes data at offset. The export owns `data` from this call on (it may keep it without
    * copying). With fua the write is durable when the promise resolves.
    */

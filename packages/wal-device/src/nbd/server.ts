@@ -14,6 +14,7 @@
  */
 import { lstat, unlink } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_CONNECTION_LIMITS, NbdConnection, type ConnectionHost, type ConnectionLimits, type NbdLogger } from './connection.js';
 import type { NbdExportProvider } from './export.js';
 import type { HandshakeLimits } from './handshake.js';
@@ -30,6 +31,8 @@ export interface NbdServerOptions {
   maxConnections?: number;
   /** How long close() waits for in-flight requests before destroying connections (default 30 s). */
   closeTimeoutMs?: number;
+  /** Idle bytes kept in the pool of read buffers lent to NbdExport.readInto (default 64 MiB). */
+  readPoolBytes?: number;
 }
 
 export interface NbdListenOptions {
@@ -60,7 +63,17 @@ export class NbdServer {
     readonly provider: NbdExportProvider,
     opts: NbdServerOptions = {},
   ) {
-    this.logger = opts.logger;
+    const userLogger = opts.logger;
+    // A logger that throws must not break a connection (or crash the process from a promise callback).
+    this.logger = userLogger
+      ? (level, message, fields) => {
+          try {
+            userLogger(level, message, fields);
+          } catch {
+            // ignored
+          }
+        }
+      : undefined;
     this.maxConnections = opts.maxConnections ?? 256;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 30_000;
     const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
@@ -68,10 +81,11 @@ export class NbdServer {
       provider,
       limits,
       handshakeLimits: opts.handshake ?? {},
-      logger: opts.logger,
+      logger: this.logger,
       isShuttingDown: () => this.shuttingDown,
       statsFor: (name) => this.statsOf(name),
       connectionClosed: (conn) => this.connections.delete(conn),
+      readPool: new BufferPool(opts.readPoolBytes),
     };
   }
 
@@ -136,7 +150,8 @@ export class NbdServer {
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
+    socket.setNoDelay(true); // proto.md: disable Nagle (no-op on unix sockets)
+    socket.setKeepAlive(true, 60_000); // notice dead TCP peers
     const conn = new NbdConnection(socket, this.host);
     this.connections.add(conn);
     this.logger?.('debug', 'connection', { conn: conn.id, remote: socket.remoteAddress });
