@@ -13,6 +13,8 @@ export interface DeviceFile {
   size(): number;
   /** Writes buffers back to back at position. */
   writev(buffers: Uint8Array[], position: number): Promise<void>;
+  /** writev, synchronously (for page-cache writes on the acknowledgement path). */
+  writevSync(buffers: Uint8Array[], position: number): void;
   /** Writes buffers[i] at positions[i], in order. */
   writeMany(buffers: Uint8Array[], positions: Float64Array, count: number): Promise<void>;
   /** Fills buf from position; bytes past the end of the file read as zeros. */
@@ -54,6 +56,23 @@ export class RealDeviceFile implements DeviceFile {
         else this.writevRest(buffers, position, n).then(resolve, reject);
       });
     });
+  }
+
+  writevSync(buffers: Uint8Array[], position: number): void {
+    const total = buffers.reduce((s, b) => s + b.length, 0);
+    let done = fs.writevSync(this.fd, buffers, position);
+    if (done === total) return;
+    // A short write: finish buffer by buffer.
+    let at = 0;
+    for (const b of buffers) {
+      const end = at + b.length;
+      if (end > done) {
+        const from = Math.max(0, done - at);
+        this.writeSync(b.subarray(from), position + at + from);
+        done = end;
+      }
+      at = end;
+    }
   }
 
   private async writevRest(buffers: Uint8Array[], position: number, done: number): Promise<void> {

@@ -44,6 +44,14 @@ export class VolatileDeviceFile implements DeviceFile {
     await Promise.resolve();
   }
 
+  writevSync(buffers: Uint8Array[], position: number): void {
+    let at = position;
+    for (const b of buffers) {
+      this.put(b, at);
+      at += b.length;
+    }
+  }
+
   async writeMany(buffers: Uint8Array[], positions: Float64Array, count: number): Promise<void> {
     for (let i = 0; i < count; i++) this.put(buffers[i]!, positions[i]!);
     await Promise.resolve();

@@ -6,8 +6,8 @@
  * Pipeline (one event loop, I/O on the thread pool):
  *  1. write / trim / write-zeroes requests join the open logpack (writes arriving in the same
  *     event-loop turn, or while the previous pack is being written, share a pack: group commit);
- *  2. packs are written to the log (several at once), and a request is acknowledged once its pack
- *     and every pack before it are in the log — volatile-cache semantics;
+ *  2. packs are written to the log in lsid order (synchronous page-cache writes), and a request is
+ *     acknowledged once its pack is in the log — volatile-cache semantics;
  *  3. packs are then applied to the data device, one at a time, in lsid order, once the log holding
  *     them is durable (the data device is never ahead of the durable log); until then their
  *     writes are kept in `pending` so that reads see them;
@@ -50,11 +50,14 @@ export interface WalDeviceOptions {
   checkpointIntervalMs?: number;
   /** Interval of background log syncs (makes the log durable for shipping). Default 100 ms. */
   logFlushIntervalMs?: number;
-  /** Log written beyond the last log sync is bounded by this (then writes wait for a sync). */
+  /**
+   * Log written beyond the last log sync is bounded by this (then writes wait for a sync; a sync
+   * starts on its own at half of it, so that under load one is always under way). Default 64 MiB.
+   */
   logFlushBytes?: number;
   /** Largest data of one logpack (default 4 MiB). */
   maxPackBytes?: number;
-  /** Writes acknowledged but not yet on the data device are bounded by this. */
+  /** Writes acknowledged but not yet on the data device are bounded by this (default 128 MiB). */
   maxPendingBytes?: number;
 }
 
@@ -93,6 +96,8 @@ export interface DeviceStatus {
   timeToOverflowSec: number | null;
   pendingBytes: number;
   stats: { writes: number; writeBytes: number; reads: number; readBytes: number; flushes: number; logSyncs: number; packs: number; checkpoints: number };
+  /** How often the log stage waited, by reason. */
+  stalls: { ring: number; checkpoint: number; syncBound: number; pendingMemory: number };
 }
 
 type DataOp = { zero: false; pos: number; data: Uint8Array } | { zero: true; pos: number; len: number; keep: boolean };
@@ -106,8 +111,6 @@ interface Waiter {
 interface Pack {
   closed: ClosedPack;
   end: number;
-  /** Its log write finished (it is acknowledged once every pack before it finished too). */
-  logged: boolean;
   /** Log write sequence number, once written to the log. */
   seq: number;
   bytes: number;
@@ -118,14 +121,11 @@ interface Pack {
 /** Largest record: a normal IO is at most 65535 lb; discards up to 2^32 - 1 lb. */
 const MAX_NORMAL_LB = 65535;
 const MAX_DISCARD_LB = 0xffff_ffff;
+/** Data operations applied in one batch at most. */
+const MAX_DATA_BATCH_OPS = 8192;
 /** Bytes beyond the last log sync may exceed logFlushBytes by one pack at most. */
-export const DEFAULT_LOG_FLUSH_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_LOG_FLUSH_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_PACK_BYTES = 4 * 1024 * 1024;
-/** Log writes in flight at once (written concurrently, acknowledged in lsid order). */
-const MAX_LOG_WRITES = 4;
-/** While other log writes are in flight, the open pack is closed once it is this big. */
-const BATCH_BYTES = 64 * 1024;
-const BATCH_RECORDS = 16;
 
 export class WalDevice implements NbdExport {
   readonly readOnly = false;
@@ -143,8 +143,6 @@ export class WalDevice implements NbdExport {
   private openWaiters: Waiter[] = [];
   private readonly logQueue: Pack[] = [];
   private readonly dataQueue: Pack[] = [];
-  /** Packs being written to the log (up to maxLogWrites at once), in lsid order. */
-  private readonly logInFlight: Pack[] = [];
   private dataWriting = false;
   private kickScheduled = false;
   private readonly pending = new PendingWrites();
@@ -171,6 +169,8 @@ export class WalDevice implements NbdExport {
   private readonly opts: Required<Omit<WalDeviceOptions, 'name'>>;
   private readonly exportName: string;
   private readonly stats = { writes: 0, writeBytes: 0, reads: 0, readBytes: 0, flushes: 0, logSyncs: 0, packs: 0, checkpoints: 0 };
+  /** Times the log stage had to wait, by reason (a metric of back-pressure). */
+  private readonly stalls = { ring: 0, checkpoint: 0, syncBound: 0, pendingMemory: 0 };
 
   /** Opens a WAL device: reads the super sector, recovers (redo from the checkpoint), starts. */
   constructor(
@@ -185,7 +185,7 @@ export class WalDevice implements NbdExport {
       logFlushIntervalMs: options.logFlushIntervalMs ?? 100,
       logFlushBytes: options.logFlushBytes ?? DEFAULT_LOG_FLUSH_BYTES,
       maxPackBytes: options.maxPackBytes ?? DEFAULT_MAX_PACK_BYTES,
-      maxPendingBytes: options.maxPendingBytes ?? 64 * 1024 * 1024,
+      maxPendingBytes: options.maxPendingBytes ?? 128 * 1024 * 1024,
     };
     const loaded = readSuper(log);
     this.layout = loaded.layout;
@@ -240,14 +240,19 @@ export class WalDevice implements NbdExport {
   // ---------------------------------------------------------------- NBD export operations
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    this.checkRange(offset, length, false);
-    const overlays = this.pending.size > 0 ? this.pending.overlapping(offset, offset + length) : [];
     const buf = Buffer.allocUnsafe(length);
-    await this.data.read(buf, offset);
-    if (overlays.length > 0) PendingWrites.overlay(buf, offset, overlays);
-    this.stats.reads++;
-    this.stats.readBytes += length;
+    await this.readInto(offset, buf);
     return buf;
+  }
+
+  /** Reads [offset, offset + dest.length) into dest: the data device, with pending writes laid over. */
+  async readInto(offset: number, dest: Uint8Array): Promise<void> {
+    this.checkRange(offset, dest.length, false);
+    const overlays = this.pending.size > 0 ? this.pending.overlapping(offset, offset + dest.length) : [];
+    await this.data.read(dest, offset);
+    if (overlays.length > 0) PendingWrites.overlay(dest, offset, overlays);
+    this.stats.reads++;
+    this.stats.readBytes += dest.length;
   }
 
   write(offset: number, data: Uint8Array, fua: boolean): Promise<void> {
@@ -312,6 +317,7 @@ export class WalDevice implements NbdExport {
       timeToOverflowSec: this.overflowed ? 0 : this.rate.perSec > 0 ? Math.max(0, ring - usage) / this.rate.perSec : null,
       pendingBytes: this.pending.bytes,
       stats: { ...this.stats },
+      stalls: { ...this.stalls },
     };
   }
 
@@ -505,7 +511,7 @@ export class WalDevice implements NbdExport {
 
   private enqueue(closed: ClosedPack, ops: DataOp[], waiters: Waiter[]): void {
     const h = closed.header;
-    this.logQueue.push({ closed, end: h.logpackLsid + 1 + h.totalIoSize, logged: false, seq: 0, bytes: (1 + h.totalIoSize) * h.pbs, ops, waiters });
+    this.logQueue.push({ closed, end: h.logpackLsid + 1 + h.totalIoSize, seq: 0, bytes: (1 + h.totalIoSize) * h.pbs, ops, waiters });
   }
 
   private scheduleKick(): void {
@@ -517,45 +523,46 @@ export class WalDevice implements NbdExport {
     });
   }
 
-  /**
-   * Starts log writes while there is room (maxLogWrites at once) and nothing forbids it. The open
-   * pack is closed when the log is idle, or when it has grown big enough to be worth a write of
-   * its own while others are in flight (otherwise it keeps collecting requests: group commit).
-   */
+  /** Writes the queued packs to the log while nothing forbids it (ring, sync bound, memory). */
   private pumpLog(): void {
-    while (!this.failure && this.logInFlight.length < MAX_LOG_WRITES) {
+    while (!this.failure) {
       if (this.logQueue.length === 0) {
+        // The open pack collects the requests of one event-loop turn (group commit).
         if (this.asm.isEmpty || this.kickScheduled) return;
-        const openBytes = (this.asm.endLsid - this.asm.packLsid) * this.sup.pbs;
-        if (this.logInFlight.length > 0 && openBytes < BATCH_BYTES && this.asm.recordCount < BATCH_RECORDS) return;
         this.closeOpenPack();
         continue;
       }
       const p = this.logQueue[0]!;
       const ring = this.sup.ringBufferSize;
-      if (!this.overflowed && p.end - this.oldest > ring && !this.ringMayOverflow()) return;
+      if (!this.overflowed && p.end - this.oldest > ring && !this.ringMayOverflow()) {
+        this.stalls.ring++;
+        return;
+      }
       if (p.end - this.written > ring) {
         // Writing would overwrite log that recovery may still need: checkpoint first (once the
         // data device has caught up far enough; pumpData and the checkpoint call pumpLog again).
+        this.stalls.checkpoint++;
         if (p.end - this.applied > ring || this.checkpointRunning) return;
         void this.checkpoint(true).catch((e) => this.fail(e));
         return;
       }
       if ((p.end - this.permanent) * this.sup.pbs > this.opts.logFlushBytes + this.opts.maxPackBytes + p.bytes) {
+        this.stalls.syncBound++;
         void this.logSync.request(this.completedSeq).catch((e) => this.fail(e));
         return;
       }
-      if (this.pending.bytes > this.opts.maxPendingBytes && this.dataQueue.length > 0) return; // pumpData resumes us
+      if (this.pending.bytes > this.opts.maxPendingBytes && this.dataQueue.length > 0) {
+        this.stalls.pendingMemory++; // pumpData resumes us
+        return;
+      }
       this.logQueue.shift();
-      this.logInFlight.push(p);
-      this.writePack(p).then(
-        () => {
-          p.logged = true;
-          while (this.logInFlight.length > 0 && this.logInFlight[0]!.logged) this.packLogged(this.logInFlight.shift()!);
-          this.pumpLog();
-        },
-        (e) => this.fail(e),
-      );
+      try {
+        this.writePack(p);
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      this.packLogged(p);
     }
   }
 
@@ -581,7 +588,12 @@ export class WalDevice implements NbdExport {
     return true;
   }
 
-  private async writePack(p: Pack): Promise<void> {
+  /**
+   * Writes a pack to the log, synchronously: a page-cache write of the pack's bytes, cheaper than a
+   * round trip through the thread pool, and it keeps the log strictly in lsid order. A pack that
+   * wraps the ring end is written in two pieces.
+   */
+  private writePack(p: Pack): void {
     const h = p.closed.header;
     const pbs = h.pbs;
     const buffers: Uint8Array[] = [encodeLogpackHeader(h), ...p.closed.chunks];
@@ -590,12 +602,12 @@ export class WalDevice implements NbdExport {
     const total = 1 + h.totalIoSize;
     const first = Math.min(total, ring - (lsid % ring)); // pb before the ring end
     if (first === total) {
-      await this.log.writev(buffers, lsidToPb(this.layout, lsid) * pbs);
+      this.log.writevSync(buffers, lsidToPb(this.layout, lsid) * pbs);
       return;
     }
     const [a, b] = splitBuffers(buffers, first * pbs);
-    await this.log.writev(a, lsidToPb(this.layout, lsid) * pbs);
-    await this.log.writev(b, lsidToPb(this.layout, lsid + first) * pbs);
+    this.log.writevSync(a, lsidToPb(this.layout, lsid) * pbs);
+    this.log.writevSync(b, lsidToPb(this.layout, lsid + first) * pbs);
   }
 
   private packLogged(p: Pack): void {
@@ -616,26 +628,42 @@ export class WalDevice implements NbdExport {
     }
     this.dataQueue.push(p);
     this.pumpData();
+    if (!this.logSync.busy && (this.completed - this.permanent) * this.sup.pbs >= this.opts.logFlushBytes / 2) {
+      void this.logSync.request(this.completedSeq).catch((e) => this.fail(e));
+    }
+    // Start a checkpoint early when half the ring lies beyond the last one, so that writes seldom
+    // have to wait for the ring space (a data sync can take seconds after a burst).
+    if (!this.checkpointRunning && this.applied > this.written && (this.completed - this.written) * 2 > this.sup.ringBufferSize) {
+      void this.checkpoint().catch((e) => this.fail(e));
+    }
   }
 
+  /**
+   * Applies the packs whose log is durable to the data device: all of them in one batch (one
+   * thread-pool job per run of writes), in lsid order.
+   */
   private pumpData(): void {
     if (this.dataWriting || this.dataQueue.length === 0 || this.failure) return;
-    const p = this.dataQueue[0]!;
-    if (p.end > this.permanent) {
+    const first = this.dataQueue[0]!;
+    if (first.end > this.permanent) {
       // The data device must never be ahead of the durable log (a power cut would otherwise leave
       // blocks on the device that the log, and so the backups, never see): wait for a log sync —
       // the background one (every logFlushIntervalMs), a client's flush, or one asked for here
       // once the writes waiting in memory reach half their bound (as WalB's pending data does).
-      if (this.pending.bytes >= this.opts.maxPendingBytes / 2) void this.logSync.request(p.seq).catch((e) => this.fail(e));
+      if (this.pending.bytes >= this.opts.maxPendingBytes / 2) void this.logSync.request(first.seq).catch((e) => this.fail(e));
       return;
     }
-    this.dataQueue.shift();
+    let n = 0;
+    let ops = 0;
+    while (n < this.dataQueue.length && this.dataQueue[n]!.end <= this.permanent && ops < MAX_DATA_BATCH_OPS) ops += this.dataQueue[n++]!.ops.length;
+    const batch = this.dataQueue.splice(0, n);
+    const last = batch[batch.length - 1]!;
     this.dataWriting = true;
-    this.applyOps(p.ops).then(
+    this.applyOps(batch.length === 1 ? first.ops : batch.flatMap((p) => p.ops)).then(
       () => {
         this.dataWriting = false;
-        this.applied = p.end;
-        this.pending.release(p.closed.header.logpackLsid);
+        this.applied = last.end;
+        this.pending.release(last.closed.header.logpackLsid);
         this.pumpData();
         this.pumpLog();
         this.wakeDrain();
@@ -678,10 +706,15 @@ export class WalDevice implements NbdExport {
   private async drain(): Promise<void> {
     if (!this.asm.isEmpty) this.closeOpenPack();
     this.pumpLog();
-    while (!this.failure && (this.logQueue.length > 0 || this.logInFlight.length > 0 || this.dataQueue.length > 0 || this.dataWriting || !this.asm.isEmpty)) {
-      await new Promise<void>((r) => this.drainWaiters.push(r));
+    while (!this.failure && (this.logQueue.length > 0 || this.dataQueue.length > 0 || this.dataWriting || !this.asm.isEmpty)) {
       if (!this.asm.isEmpty && this.logQueue.length === 0) this.closeOpenPack();
       this.pumpLog();
+      // The data stage waits for the log to be durable: sync it now rather than at the next tick.
+      if (this.dataQueue.length > 0 && !this.dataWriting) {
+        await this.logSync.request(this.completedSeq);
+        continue;
+      }
+      await new Promise<void>((r) => this.drainWaiters.push(r));
     }
     if (this.failure) throw this.ioError();
   }
