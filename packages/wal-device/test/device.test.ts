@@ -138,4 +138,27 @@ describe('WAL device', () => {
       dir.cleanup();
     }
   });
+
+  it('closes cleanly even when no background sync ran (everything applied and checkpointed)', async () => {
+    const dir = scratchDir();
+    try {
+      createWalDevice({ dataPath: dir.file('data'), logPath: dir.file('log'), size: 4 * MiB, logSize: 8 * MiB, pbs: 4096 });
+      const dev = openDevice(dir, { logFlushIntervalMs: 1e9, checkpointIntervalMs: 1e9 });
+      const model = Buffer.alloc(4 * MiB);
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < 50; i++) {
+        const data = Buffer.alloc(4096, i + 1);
+        writes.push(dev.write(i * 8192, data, false));
+        data.copy(model, i * 8192);
+      }
+      await Promise.all(writes);
+      await dev.close();
+      assert.ok(readFileSync(dir.file('data')).equals(model), 'the data device holds every write after close');
+      const again = openDevice(dir);
+      assert.equal(again.recovery.packsRedone, 0);
+      await again.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
 });
