@@ -42,7 +42,7 @@ describe('WAL device', () => {
       const dir = scratchDir();
       try {
         const size = 8 * MiB;
-        createWalDevice({ dataPath: dir.file('data'), logPath: dir.file('log'), size, logSize: 16 * MiB, pbs, name: 'v0' });
+        createWalDevice({ dataPath: dir.file('data'), logPath: dir.file('log'), size, logSize: 512 * MiB, pbs, name: 'v0' }); // big enough never to wrap
         const model = Buffer.alloc(size);
         let dev = openDevice(dir);
         await fc.assert(
@@ -84,6 +84,7 @@ describe('WAL device', () => {
         assert.ok(readFileSync(dir.file('data')).equals(model));
         dev = openDevice(dir);
         assert.equal(dev.recovery.packsRedone, 0, 'a clean shutdown leaves nothing to redo');
+        assert.ok(!dev.isOverflow, 'the ring never wrapped (the log must hold the whole history for the check below)');
         assert.ok(Buffer.from(await dev.read(0, size)).equals(model));
         await dev.close();
         logRebuildsData(dir, size);
