@@ -75,4 +75,25 @@ describe('log device writer', () => {
       { numRuns: 1000 },
     );
   });
+
+  it('never puts two paddings in one pack, even when a pack could span the ring twice', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 80 }), fc.integer({ min: 0, max: 1000 }), (sizes, start) => {
+        const ring = 20;
+        const asm = new LogpackAssembler(4096, 1, ring, start, 0);
+        const packs: ClosedPack[] = [];
+        for (const lb of sizes) packs.push(...asm.addWrite(0, lb, new Uint8Array(lb * 512)));
+        if (!asm.isEmpty) packs.push(asm.close());
+        let lsid = start;
+        for (const p of packs) {
+          const h = p.header;
+          assert.equal(h.logpackLsid, lsid, 'packs follow each other');
+          assert.ok(h.nPadding <= 1);
+          for (const r of h.records) if (r.kind === LogRecordKind.Padding) assert.equal((r.lsid % ring) + Math.ceil(r.ioSize / 8), ring, 'padding ends at the ring end');
+          lsid = h.logpackLsid + 1 + h.totalIoSize;
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });

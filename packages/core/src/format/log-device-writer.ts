@@ -71,7 +71,9 @@ export class LogpackAssembler {
     const x = this.builder.nextDataLsid;
     const left = this.ringBufferSize - (x % this.ringBufferSize);
     if (left < pb) {
-      // Padding to the ring end; the IO then starts at ring offset 0.
+      // Padding to the ring end; the IO then starts at ring offset 0. A pack holds one padding at
+      // most: one that already wrapped is closed first.
+      if (this.builder.header.nPadding > 0) return [...closed, this.close(), ...this.addWrite(offset, ioSize, data)];
       this.builder.addPadding(capacityLb(this.pbs, left));
       this.chunks.push(new Uint8Array(left * this.pbs));
       if (!this.builder.canAddData(ioSize)) closed.push(this.close());

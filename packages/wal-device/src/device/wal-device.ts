@@ -135,6 +135,7 @@ export class WalDevice implements NbdExport {
   readonly writeAlignment = LOGICAL_BLOCK_SIZE;
   readonly maxPayload: number;
   readonly recovery: RecoveryResult;
+  private readonly maxPackBytes: number;
 
   private sup: SuperSector;
   private readonly layout: LogDeviceLayout;
@@ -205,6 +206,8 @@ export class WalDevice implements NbdExport {
     const ringBytes = this.sup.ringBufferSize * this.sup.pbs;
     // One request must fit in a quarter of the ring (with its header and padding).
     this.maxPayload = Math.max(4096, Math.min(32 * 1024 * 1024, floorPow2(Math.floor(ringBytes / 4))));
+    // A logpack never holds more than a quarter of the ring.
+    this.maxPackBytes = Math.max(this.sup.pbs, Math.min(this.opts.maxPackBytes, Math.floor(ringBytes / 4)));
     this.asm = this.newAssembler(end);
     this.rate.lsid = end;
     this.logSync = new LogSync(
@@ -546,7 +549,7 @@ export class WalDevice implements NbdExport {
         void this.checkpoint(true).catch((e) => this.fail(e));
         return;
       }
-      if ((p.end - this.permanent) * this.sup.pbs > this.opts.logFlushBytes + this.opts.maxPackBytes + p.bytes) {
+      if ((p.end - this.permanent) * this.sup.pbs > this.opts.logFlushBytes + this.maxPackBytes + p.bytes) {
         this.stalls.syncBound++;
         void this.logSync.request(this.completedSeq).catch((e) => this.fail(e));
         return;
@@ -742,7 +745,7 @@ export class WalDevice implements NbdExport {
   }
 
   private newAssembler(lsid: number): LogpackAssembler {
-    return new LogpackAssembler(this.sup.pbs, this.sup.salt, this.sup.ringBufferSize, lsid, Math.floor(this.opts.maxPackBytes / this.sup.pbs));
+    return new LogpackAssembler(this.sup.pbs, this.sup.salt, this.sup.ringBufferSize, lsid, Math.floor(this.maxPackBytes / this.sup.pbs));
   }
 
   private emit(): void {
