@@ -1,39 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync, openSync, closeSync } from 'node:fs';
 import fc from 'fast-check';
-import { LogDeviceReader, SequentialWriter, catLogDevice, redoWlog, openImage, closeImage } from '@blockwal/core';
 import { RealDeviceFile, WalDevice, createWalDevice } from '@blockwal/wal-device';
-import { scratchDir, zeroImage, fileSha256 } from '../../../test/support/scratch.js';
+import { scratchDir, zeroImage } from '../../../test/support/scratch.js';
+import { assertLogRebuildsData } from '../../../test/support/wal-device-check.js';
 
 const MiB = 1024 * 1024;
 
 function openDevice(dir: { file(n: string): string }, opts = {}): WalDevice {
   return new WalDevice(RealDeviceFile.open(dir.file('log')), RealDeviceFile.open(dir.file('data')), { checkpointIntervalMs: 200, logFlushIntervalMs: 20, ...opts });
-}
-
-/** ldev cat of the whole log, redone onto a zero image: must equal the data device. */
-function logRebuildsData(dir: { file(n: string): string }, size: number): void {
-  const wlog = dir.file('cat.wlog');
-  const fd = openSync(dir.file('log'), 'r');
-  const out = openSync(wlog, 'w');
-  try {
-    const w = new SequentialWriter(out, { file: wlog });
-    catLogDevice(new LogDeviceReader(fd, dir.file('log')), w);
-    w.flush();
-  } finally {
-    closeSync(fd);
-    closeSync(out);
-  }
-  const img = zeroImage(dir.file('rebuilt.img'), size);
-  const image = openImage(img);
-  const wfd = openSync(wlog, 'r');
-  try {
-    redoWlog(wfd, wlog, image);
-  } finally {
-    closeSync(wfd);
-    closeImage(image);
-  }
-  assert.equal(fileSha256(img), fileSha256(dir.file('data')), 'the log replayed on a zero image equals the data device');
 }
 
 describe('WAL device', () => {
@@ -87,7 +62,7 @@ describe('WAL device', () => {
         assert.ok(!dev.isOverflow, 'the ring never wrapped (the log must hold the whole history for the check below)');
         assert.ok(Buffer.from(await dev.read(0, size)).equals(model));
         await dev.close();
-        logRebuildsData(dir, size);
+        assertLogRebuildsData(dir.file('log'), dir.file('data'), dir.file);
       } finally {
         dir.cleanup();
       }
