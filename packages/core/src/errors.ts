@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'UNSUPPORTED' // valid WalB data that blockwal does not handle (e.g. lsid beyond 2^53)
   | 'INVALID_ARGUMENT' // a caller passed a bad value
   | 'IO_ERROR' // the operating system refused (disk full, permission, missing file)
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  | 'REJECTED'; // a peer refused a request for a reason of the protocol (see reject.ts)
 
 /** Where in the data an error was found; every field is optional. */
 export interface ErrorWhere {
