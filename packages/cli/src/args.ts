@@ -3,7 +3,7 @@
  * and the value syntaxes shared by them: sizes, lsids, gids, compression specs.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '@blockwal/core';
+import { UsageError, parseSize as parseSizeText } from '@blockwal/core';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -30,35 +30,13 @@ export function positionals(p: Parsed, names: string[], usage: string, opts: { r
   return p.positionals;
 }
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  m: 1e6,
-  g: 1e9,
-  t: 1e12,
-  K: 1024,
-  M: 1024 ** 2,
-  G: 1024 ** 3,
-  T: 1024 ** 4,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  TB: 1e12,
-  KiB: 1024,
-  MiB: 1024 ** 2,
-  GiB: 1024 ** 3,
-  TiB: 1024 ** 4,
-};
-
 /**
  * A byte count: decimal or 0x hex, with an optional unit (K M G T = powers of 1024, as are
  * KiB MiB GiB TiB; k m g t and KB MB GB TB = powers of 1000, as in walb-tools).
  */
 export function parseSize(text: string, what: string): number {
-  const m = /^(0x[0-9a-fA-F]+|\d+)([kmgtKMGT]|[KMGT]i?B)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`invalid ${what} "${text}": a number of bytes, optionally with K, M, G or T`);
-  const v = Number(m[1]) * UNITS[m[2] ?? '']!;
-  if (!Number.isSafeInteger(v)) throw new UsageError(`invalid ${what} "${text}": too large`);
+  const v = parseSizeText(text);
+  if (v === undefined) throw new UsageError(`invalid ${what} "${text}": a number of bytes, optionally with K, M, G or T`);
   return v;
 }
 

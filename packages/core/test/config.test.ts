@@ -46,7 +46,9 @@ describe('config', () => {
   it('parses sizes and durations with units', () => {
     assert.equal(parseSize('128MiB'), 128 * 2 ** 20);
     assert.equal(parseSize('4 GiB'), 4 * 2 ** 30);
-    assert.equal(parseSize('1.5k'), 1536);
+    assert.equal(parseSize('1.5K'), 1536);
+    assert.equal(parseSize('1k'), 1000);
+    assert.equal(parseSize('0x1000'), 4096);
     assert.equal(parseSize('10 parsecs'), undefined);
     assert.equal(parseDuration('250ms'), 250);
     assert.equal(parseDuration('10s'), 10_000);

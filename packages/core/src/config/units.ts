@@ -1,27 +1,40 @@
-/** Sizes and durations in config files: a number (bytes, ms) or a string with a unit. */
+/** Sizes and durations in config files and on the command line: a number or a string with a unit. */
 
+/**
+ * Units of sizes, as walb-tools reads them: K M G T (and KiB MiB GiB TiB) are powers of 1024;
+ * k m g t (and KB MB GB TB) are powers of 1000.
+ */
 const SIZE_UNITS: Record<string, number> = {
   '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1000 ** 4,
-  tib: 1024 ** 4,
+  B: 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+  t: 1e12,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  T: 1024 ** 4,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  TiB: 1024 ** 4,
 };
 
-/** "128MiB", "4 GiB", "1.5G", "65536" → bytes; undefined when not a size. */
+/** "128MiB", "4 GiB", "1.5G", "65536", "0x1000" → bytes; undefined when not a size. */
 export function parseSize(s: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(s);
+  const hex = /^\s*0x([0-9a-fA-F]+)\s*$/.exec(s);
+  if (hex) {
+    const v = parseInt(hex[1]!, 16);
+    return Number.isSafeInteger(v) ? v : undefined;
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(s);
   if (!m) return undefined;
-  const unit = SIZE_UNITS[m[2]!.toLowerCase()];
+  const unit = SIZE_UNITS[m[2]!];
   if (unit === undefined) return undefined;
   const v = Number(m[1]) * unit;
   return Number.isSafeInteger(v) ? v : undefined;

@@ -1,0 +1,53 @@
+/**
+ * Checks a received wdiff file before it is registered: a sorted wdiff (file header checksum and
+ * version), its header uuid is the volume's, every pack header checksum, every record checksum,
+ * every compressed record decodes to its size, records in order and inside the volume, and the
+ * END pack is there (a complete file). The read is synchronous in slices; between slices the
+ * event loop runs (other volumes' transfers go on).
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { BlockwalError, DiffKind, LOGICAL_BLOCK_SIZE, RejectedError, WDIFF_TYPE_SORTED, openWdiff, uuidToHex } from '@blockwal/core';
+import { sameUuid } from './volume.js';
+
+/** Records checked between two turns of the event loop. */
+const RECORDS_PER_SLICE = 512;
+
+export interface WdiffCheck {
+  /** Name in messages, e.g. "volume vol0 diff |3|-->|5|". */
+  readonly what: string;
+  readonly deviceUuid: Uint8Array;
+  readonly sizeBytes: number;
+}
+
+export interface WdiffFacts {
+  readonly records: number;
+  readonly packs: number;
+}
+
+/** Throws a FormatError (bad-argument / checksum) or a RejectedError bad-argument naming the problem. */
+export async function verifyReceivedWdiff(file: string, check: WdiffCheck): Promise<WdiffFacts> {
+  const src = openWdiff(file);
+  try {
+    if (src.type !== WDIFF_TYPE_SORTED || src.sorted === null) throw new RejectedError('bad-argument', `${check.what}: the file is an indexed wdiff; the archive takes sorted wdiffs`);
+    if (!sameUuid(src.header.uuid, check.deviceUuid)) {
+      throw new RejectedError('bad-argument', `${check.what}: the file header has device uuid ${uuidToHex(src.header.uuid)}, the volume's is ${uuidToHex(check.deviceUuid)}`);
+    }
+    const limit = check.sizeBytes / LOGICAL_BLOCK_SIZE;
+    let records = 0;
+    for (let r = src.next(); r !== null; r = src.next()) {
+      if (r.address + r.blocks > limit) {
+        throw new RejectedError('bad-argument', `${check.what}: record at address ${r.address} (${r.blocks} lb) ends past the volume size (${check.sizeBytes} bytes)`);
+      }
+      if (r.kind === DiffKind.Normal) src.readData(r);
+      if (++records % RECORDS_PER_SLICE === 0) await yieldToLoop();
+    }
+    if (!src.sorted.endPackSeen) throw new RejectedError('bad-argument', `${check.what}: the file ends without its END pack (truncated)`);
+    return { records, packs: src.sorted.packs };
+  } catch (e) {
+    if (e instanceof RejectedError) throw e;
+    if (e instanceof BlockwalError) throw e.at({ file: check.what });
+    throw e;
+  } finally {
+    src.close();
+  }
+}
