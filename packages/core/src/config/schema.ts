@@ -92,7 +92,7 @@ export const proxyArchiveSchema = z
     address,
     /** Compression of the wdiffs sent to this archive. */
     compression: compression.default('snappy'),
-    compressionLevel: z.number().int().min(0).max(22).default(0),
+    compressionLevel: z.number().int().min(0).max(9).default(0),
     /** Hold diffs this long before sending (lets small diffs merge). */
     sendDelayMs: duration.default(0),
   })
