@@ -10,11 +10,14 @@ import { ArchiveStore, TEMP_SUFFIX } from './store.js';
 import type { VolumeRecord } from './state-file.js';
 import { Volume } from './volume.js';
 import { completeFullSync } from './full-sync-commit.js';
+import { WorkerPool } from './worker-pool.js';
 
 export interface ArchiveOptions {
   dir: string;
   restoreDir: string;
   logger: Logger;
+  /** Worker threads for restores, merges and verifications (default 1; 0 runs them inline). */
+  workerThreads?: number;
 }
 
 /** Free space always left on the archive's filesystem: below it, transfers are refused with no-space. */
@@ -27,7 +30,11 @@ export class Archive {
   readonly store: ArchiveStore;
   readonly restoreDir: string;
   readonly log: Logger;
+  /** Runs the long file jobs (restore, merge, verify) off the event loop. */
+  readonly workers: WorkerPool;
   private readonly vols = new Map<string, Volume>();
+  /** Targets of the restores in progress (a second restore to the same file is refused). */
+  private readonly restoring = new Set<string>();
   /** Called when a volume is closed (full-sync sessions record their progress). */
   private readonly closers = new Set<() => void>();
 
@@ -35,6 +42,7 @@ export class Archive {
     this.store = new ArchiveStore(opts.dir);
     this.restoreDir = path.resolve(opts.restoreDir);
     this.log = componentLogger(opts.logger, 'archive');
+    this.workers = new WorkerPool(opts.workerThreads ?? 1, this.log);
   }
 
   /** Opens (and recovers) an archive directory. Any volume that cannot be loaded stops the start. */
@@ -155,8 +163,15 @@ export class Archive {
     }
     if (!isUnder(realpathSync(this.restoreDir), path.join(realParent, path.basename(abs)))) bad(`leads outside the restore directory ${this.restoreDir} through a symlink`);
     const target = path.join(realParent, path.basename(abs));
-    if (existsSync(target)) bad('already exists; delete it first');
+    if (existsSync(target) || this.restoring.has(target)) bad(existsSync(target) ? 'already exists; delete it first' : 'is being restored');
     return target;
+  }
+
+  /** Holds a restore target (checked by restoreTarget) until the returned release is called. */
+  reserveRestoreTarget(target: string): () => void {
+    if (this.restoring.has(target)) throw new RejectedError('bad-argument', `restore path '${target}' is being restored`);
+    this.restoring.add(target);
+    return () => this.restoring.delete(target);
   }
 
   /** RejectedError no-space when the filesystem of the archive has less than MIN_FREE_BYTES free. */
@@ -179,7 +194,8 @@ export class Archive {
     return () => this.closers.delete(f);
   }
 
-  close(): void {
+  /** Runs the close hooks, then stops the worker threads (their running jobs fail with 'stopped'). */
+  async close(): Promise<void> {
     for (const f of [...this.closers]) {
       try {
         f();
@@ -188,6 +204,7 @@ export class Archive {
       }
     }
     this.closers.clear();
+    await this.workers.close();
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Receiving one diff of a volume, after the verdict said OK: bytes go to a temp file in diffs/;
- * at the end the file is fsynced, verified (wdiff-verify.ts), renamed into diffs/ under its WalB
+ * at the end the file is fsynced, verified (wdiff-verify.ts, in a worker thread), renamed into diffs/ under its WalB
  * name (which registers it) and diffs/ fsynced; only then is the diff in the volume's chain and
  * the sender may be told it is stored. Any failure deletes the temp file: nothing stored changes.
  * The volume is held (`busy` to others) from the verdict to the end.
@@ -9,7 +9,6 @@ import { closeSync, fsyncSync, openSync, rmSync, writeSync, constants as C } fro
 import { formatMetaDiff, formatWdiffName, ioError, RejectedError, type Logger } from '@blockwal/core';
 import type { Archive } from './archive.js';
 import type { StoredDiff } from './store.js';
-import { verifyReceivedWdiff } from './wdiff-verify.js';
 import type { DiffOffer, Volume } from './volume.js';
 
 export class DiffReceiver {
@@ -67,7 +66,10 @@ export class DiffReceiver {
       } catch (e) {
         throw ioError('fsync', this.tmp, e);
       }
-      const facts = await verifyReceivedWdiff(this.tmp, { what: this.what, deviceUuid: this.offer.deviceUuid, sizeBytes: this.offer.sizeBytes });
+      const facts = await this.archive.workers.run(
+        { kind: 'verify', file: this.tmp, what: this.what, deviceUuid: Uint8Array.from(this.offer.deviceUuid), sizeBytes: this.offer.sizeBytes },
+        { urgent: true },
+      );
       this.checkOpen();
       const stored: StoredDiff = { name: this.name, diff: { ...this.offer.diff, dataSize: this.offset } };
       this.archive.store.registerDiff(this.vol.name, this.tmp, this.name);

@@ -4,6 +4,8 @@
  */
 export { startArchiveServer, ARCHIVE_SERVICE_NAME, type ArchiveServer, type ArchiveServerOptions } from './server.js';
 export { Archive, type ArchiveOptions } from './archive.js';
+export { setArchiveWorkerUrl, archiveWorkerUrl, WorkerPool } from './worker-pool.js';
+export { DiffMerger, pickMerge, type MergePolicy } from './merge.js';
 export { Volume, type DiffOffer, type Verdict } from './volume.js';
 export type { VolumeRecord, VolumeState, FullSyncProgress } from './state-file.js';
 export {

@@ -1,17 +1,18 @@
 /**
- * Restore: the image of a restorable snapshot written to a file under restoreDir. The base image
- * is cloned (FICLONE reflink when the filesystem can, else a sparse copy), the chain's diffs are
- * applied in order with redoWdiff, the result is fdatasynced under a temp name
- * (`.<name>.restore-<hex>.tmp`, deleted at start-up) and renamed into place, then the directory
- * is fsynced. Every file is opened first, so a diff registered or a full sync finished meanwhile
- * changes nothing. Synchronous: it blocks the event loop for the whole restore (DESIGN.md).
+ * Restore: the image of a restorable snapshot written to a file under restoreDir. On the event
+ * loop: the chain is chosen, the target checked and reserved, and the base and every diff of the
+ * chain are **opened** — from then on a merge or a full sync that deletes or replaces them
+ * changes nothing. The copy runs in a worker thread (jobs.ts `restore`): the base is cloned
+ * (FICLONE reflink when the filesystem can, else a sparse copy), the diffs are redone in order
+ * with redoWdiff, the result is fdatasynced under a temp name (`.<name>.restore-<hex>.tmp`,
+ * deleted at start-up) and renamed into place, then the directory is fsynced.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, constants as C } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { cloneOrCopy } from '@blockwal/native-io';
-import { ImageTarget, ioError, openWdiff, redoWdiff, syncDir, type Logger, type WdiffSource } from '@blockwal/core';
+import { ioError, type Logger } from '@blockwal/core';
 import type { Archive } from './archive.js';
+import type { OpenedFile } from './jobs.js';
 import type { Volume } from './volume.js';
 
 export interface RestoreResult {
@@ -21,44 +22,34 @@ export interface RestoreResult {
   readonly diffsApplied: number;
 }
 
-export function restoreSnapshot(archive: Archive, vol: Volume, gid: number, requestedPath: string, log: Logger): RestoreResult {
+export async function restoreSnapshot(archive: Archive, vol: Volume, gid: number, requestedPath: string, log: Logger): Promise<RestoreResult> {
   const diffs = vol.diffsToGid(gid);
   const target = archive.restoreTarget(requestedPath);
   const size = vol.record.sizeBytes!;
-  const baseFile = archive.store.basePath(vol.name);
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.restore-${randomBytes(4).toString('hex')}.tmp`);
-  const sources: WdiffSource[] = [];
-  let baseFd = -1;
-  let outFd = -1;
-  const io = <T>(op: string, file: string, f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      throw ioError(op, file, e);
-    }
-  };
+  const release = archive.reserveRestoreTarget(target);
+  const opened: OpenedFile[] = [];
   try {
-    baseFd = io('open', baseFile, () => openSync(baseFile, 'r'));
-    for (const d of diffs) sources.push(openWdiff(archive.store.diffPath(vol.name, d.name)));
-    outFd = io('create', tmp, () => openSync(tmp, C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o644));
-    const baseClone = io('clone', tmp, () => cloneOrCopy(baseFd, outFd));
-    const image = new ImageTarget(outFd, target);
-    for (const src of sources) redoWdiff(src, image);
-    image.sync();
-    const got = fstatSync(outFd).size;
-    if (got !== size) io('truncate', tmp, () => ftruncateSync(outFd, size));
-    closeSync(outFd);
-    outFd = -1;
-    io('rename', target, () => renameSync(tmp, target));
-    io('fsync', path.dirname(target), () => syncDir(path.dirname(target)));
-    log.info({ volume: vol.name, gid, path: target, baseClone, diffs: diffs.length, sizeBytes: size }, 'snapshot restored');
-    return { path: target, sizeBytes: size, baseClone, diffsApplied: diffs.length };
+    const base = openRead(archive.store.basePath(vol.name));
+    opened.push(base);
+    for (const d of diffs) opened.push(openRead(archive.store.diffPath(vol.name, d.name)));
+    const r = await archive.workers.run({ kind: 'restore', base, diffs: opened.slice(1), tmp, target, sizeBytes: size });
+    log.info({ volume: vol.name, gid, path: target, baseClone: r.baseClone, diffs: diffs.length, sizeBytes: size }, 'snapshot restored');
+    return { path: target, sizeBytes: size, baseClone: r.baseClone, diffsApplied: diffs.length };
   } catch (e) {
-    if (outFd >= 0) closeSync(outFd);
-    rmSync(tmp, { force: true });
+    rmSync(tmp, { force: true }); // the job deletes it on failure; not when its worker was stopped
     throw e;
   } finally {
-    for (const s of sources) s.close();
-    if (baseFd >= 0) closeSync(baseFd);
+    for (const f of opened) closeSync(f.fd);
+    release();
+  }
+}
+
+/** Opens a file for reading on the event loop (for a job); IoError naming it. */
+export function openRead(file: string): OpenedFile {
+  try {
+    return { fd: openSync(file, 'r'), file };
+  } catch (e) {
+    throw ioError('open', file, e);
   }
 }

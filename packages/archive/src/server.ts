@@ -9,6 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { componentLogger, createRegistry, serveMetrics, silentLogger, type ArchiveConfig, type Logger, type MetricsServer, type Registry } from '@blockwal/core';
 import { addHealth, ArchiveServiceDefinition, bindServer, createServer, shutdownServer } from '@blockwal/proto';
 import { Archive } from './archive.js';
+import { DiffMerger } from './merge.js';
 import { ArchiveMetrics } from './metrics.js';
 import { archiveHandlers } from './service.js';
 
@@ -27,6 +28,8 @@ export interface ArchiveServer {
   readonly metricsAddress?: string;
   readonly archive: Archive;
   readonly registry: Registry;
+  /** The background merging of implicit snapshots (merge.ts). */
+  readonly merger: DiffMerger;
   /** Stops serving: running calls get a short grace, then are cancelled; full syncs record their progress. */
   close(): Promise<void>;
 }
@@ -34,10 +37,11 @@ export interface ArchiveServer {
 export async function startArchiveServer(cfg: ArchiveConfig, opts: ArchiveServerOptions = {}): Promise<ArchiveServer> {
   const logger = opts.logger ?? silentLogger();
   const log = componentLogger(logger, 'archive', { server: cfg.name });
-  const archive = Archive.open({ dir: cfg.dir, restoreDir: cfg.restoreDir, logger });
+  const archive = Archive.open({ dir: cfg.dir, restoreDir: cfg.restoreDir, logger, workerThreads: cfg.workerThreads });
   const registry = opts.registry ?? createRegistry({ server: cfg.name });
   const now = () => Date.now() / 1000;
   const metrics = new ArchiveMetrics(registry, archive, now);
+  const merger = new DiffMerger(archive, { mergeAfterMs: cfg.mergeAfterMs, mergeMaxBytes: cfg.mergeMaxBytes, metrics, logger: componentLogger(logger, 'archive', { task: 'merge' }) });
   const server = createServer();
   server.addService(
     ArchiveServiceDefinition as unknown as grpc.ServiceDefinition,
@@ -52,20 +56,24 @@ export async function startArchiveServer(cfg: ArchiveConfig, opts: ArchiveServer
     if (cfg.metricsListen) metricsServer = await serveMetrics(cfg.metricsListen, [registry]);
   } catch (e) {
     server.forceShutdown();
-    archive.close();
+    await archive.close();
     throw e;
   }
-  log.info({ address, metrics: metricsServer?.address, dir: cfg.dir, volumes: archive.volumes().length, tls: !!cfg.tls }, 'archive serving');
+  merger.start();
+  log.info({ address, metrics: metricsServer?.address, dir: cfg.dir, volumes: archive.volumes().length, tls: !!cfg.tls, workerThreads: cfg.workerThreads, mergeAfterMs: cfg.mergeAfterMs }, 'archive serving');
   let closing: Promise<void> | undefined;
   return {
     address,
     ...(metricsServer ? { metricsAddress: metricsServer.address } : {}),
     archive,
     registry,
+    merger,
     close() {
       closing ??= (async () => {
+        const merging = merger.stop();
         await shutdownServer(server, 1000);
-        archive.close();
+        await archive.close(); // stops the workers: a merge still running fails and deletes its temp
+        await merging;
         await metricsServer?.close();
         log.info({ address }, 'archive stopped');
       })();

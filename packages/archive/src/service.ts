@@ -61,15 +61,17 @@ export function archiveHandlers(ctx: ServiceContext): ArchiveServiceHandlers {
     readSnapshot: (call) => void readSnapshot(call),
 
     restoreSnapshot(call, cb) {
-      try {
-        const vol = archive.volume(call.request.volume);
-        const r = restoreSnapshot(archive, vol, gidOf(call.request.gid), call.request.path, restoreLog);
-        metrics.restores.inc({ volume: vol.name, clone: r.baseClone });
-        cb(null, { size: r.sizeBytes, baseClone: r.baseClone, diffsApplied: r.diffsApplied });
-      } catch (e) {
-        restoreLog.warn({ volume: call.request.volume, gid: Number(call.request.gid), err: (e as Error).message }, 'restore refused');
-        cb(toServiceError(e));
-      }
+      void (async () => {
+        try {
+          const vol = archive.volume(call.request.volume);
+          const r = await restoreSnapshot(archive, vol, gidOf(call.request.gid), call.request.path, restoreLog);
+          metrics.restores.inc({ volume: vol.name, clone: r.baseClone });
+          cb(null, { size: r.sizeBytes, baseClone: r.baseClone, diffsApplied: r.diffsApplied });
+        } catch (e) {
+          restoreLog.warn({ volume: call.request.volume, gid: Number(call.request.gid), err: (e as Error).message }, 'restore refused');
+          cb(toServiceError(e));
+        }
+      })();
     },
 
     listSnapshots(call, cb) {

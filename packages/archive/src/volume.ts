@@ -76,6 +76,12 @@ export class Volume {
     return base === null ? [] : applicableChain(base, this.stored.map((s) => s.diff));
   }
 
+  /** The registered diffs of the applicable chain, in chain order (empty without a base). */
+  chainDiffs(): StoredDiff[] {
+    const byDiff = new Map<MetaDiff, StoredDiff>(this.stored.map((s) => [s.diff, s]));
+    return this.chain().map((step) => byDiff.get(step.diff)!);
+  }
+
   /** The snapshot the base and the chain reach; null without a base. */
   latest(): MetaSnap | null {
     const base = this.rec.base;

@@ -2,15 +2,11 @@
  * Checks a received wdiff file before it is registered: a sorted wdiff (file header checksum and
  * version), its header uuid is the volume's, every pack header checksum, every record checksum,
  * every compressed record decodes to its size, records in order and inside the volume, and the
- * END pack is there (a complete file). The read is synchronous in slices; between slices the
- * event loop runs (other volumes' transfers go on).
+ * END pack is there (a complete file). Synchronous: it runs in an archive worker thread
+ * (jobs.ts), off the event loop.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BlockwalError, DiffKind, LOGICAL_BLOCK_SIZE, RejectedError, WDIFF_TYPE_SORTED, openWdiff, uuidToHex } from '@blockwal/core';
 import { sameUuid } from './volume.js';
-
-/** Records checked between two turns of the event loop. */
-const RECORDS_PER_SLICE = 512;
 
 export interface WdiffCheck {
   /** Name in messages, e.g. "volume vol0 diff |3|-->|5|". */
@@ -25,7 +21,7 @@ export interface WdiffFacts {
 }
 
 /** Throws a FormatError (bad-argument / checksum) or a RejectedError bad-argument naming the problem. */
-export async function verifyReceivedWdiff(file: string, check: WdiffCheck): Promise<WdiffFacts> {
+export function verifyReceivedWdiff(file: string, check: WdiffCheck): WdiffFacts {
   const src = openWdiff(file);
   try {
     if (src.type !== WDIFF_TYPE_SORTED || src.sorted === null) throw new RejectedError('bad-argument', `${check.what}: the file is an indexed wdiff; the archive takes sorted wdiffs`);
@@ -39,7 +35,7 @@ export async function verifyReceivedWdiff(file: string, check: WdiffCheck): Prom
         throw new RejectedError('bad-argument', `${check.what}: record at address ${r.address} (${r.blocks} lb) ends past the volume size (${check.sizeBytes} bytes)`);
       }
       if (r.kind === DiffKind.Normal) src.readData(r);
-      if (++records % RECORDS_PER_SLICE === 0) await yieldToLoop();
+      records++;
     }
     if (!src.sorted.endPackSeen) throw new RejectedError('bad-argument', `${check.what}: the file ends without its END pack (truncated)`);
     return { records, packs: src.sorted.packs };

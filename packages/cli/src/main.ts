@@ -11,27 +11,50 @@ import * as virtFullCat from './commands/virt-full-cat.js';
 import * as version from './commands/version.js';
 import * as demo from './commands/demo.js';
 import * as device from './commands/device.js';
+import * as up from './commands/up.js';
+import { roleCommand } from './commands/role.js';
+import * as volume from './commands/volume.js';
+import * as snapshot from './commands/snapshot.js';
+import * as restore from './commands/restore.js';
+import * as status from './commands/status.js';
 
 interface Command {
   usage: string;
   summary: string;
+  section: 'cluster' | 'admin' | 'tools';
   run(argv: string[]): number | Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
-  demo: { ...demo, summary: 'the whole backup path on a sample volume, every restore checked by sha256' },
-  device: { ...device, summary: 'the WAL device: create, serve over NBD, status' },
-  wlog: { ...wlog, summary: 'show, convert and apply wlog files' },
-  wdiff: { ...wdiff, summary: 'show, merge, apply, create and name wdiff files' },
-  ldev: { ...ldev, summary: 'format, show and extract from log devices' },
-  'virt-full-cat': { ...virtFullCat, summary: 'base image + wdiffs -> full image' },
-  checksum: { ...checksum, summary: 'the WalB checksum of a file' },
-  version: { ...version, summary: 'versions and which native paths are in use' },
+  demo: { ...demo, section: 'cluster', summary: 'a whole cluster in this process: a volume written through NBD, snapshots, every restore checked by sha256' },
+  up: { ...up, section: 'cluster', summary: 'run a whole cluster in this process' },
+  storage: { ...roleCommand('storage'), section: 'cluster', summary: 'run storage agents of a config' },
+  proxy: { ...roleCommand('proxy'), section: 'cluster', summary: 'run proxies of a config' },
+  archive: { ...roleCommand('archive'), section: 'cluster', summary: 'run archives of a config' },
+  volume: { ...volume, section: 'admin', summary: 'add and list volumes' },
+  snapshot: { ...snapshot, section: 'admin', summary: 'take and list snapshots' },
+  restore: { ...restore, section: 'admin', summary: 'restore a snapshot to an image file' },
+  status: { ...status, section: 'admin', summary: 'per volume: state, log usage, RPO, bytes waiting per hop' },
+  device: { ...device, section: 'tools', summary: 'the WAL device: create, serve over NBD, status' },
+  wlog: { ...wlog, section: 'tools', summary: 'show, convert and apply wlog files' },
+  wdiff: { ...wdiff, section: 'tools', summary: 'show, merge, apply, create and name wdiff files' },
+  ldev: { ...ldev, section: 'tools', summary: 'format, show and extract from log devices' },
+  'virt-full-cat': { ...virtFullCat, section: 'tools', summary: 'base image + wdiffs -> full image' },
+  checksum: { ...checksum, section: 'tools', summary: 'the WalB checksum of a file' },
+  version: { ...version, section: 'tools', summary: 'versions and which native paths are in use' },
 };
 
 function help(): string {
-  const lines = ['usage: blockwal <command> [options]', '', 'Format tools (WalB compatible; "-" means stdin/stdout):'];
-  for (const c of Object.values(COMMANDS)) for (const u of c.usage.split('\n')) lines.push(`  ${u.trim()}`);
+  const lines = ['usage: blockwal <command> [options]'];
+  const sections: [Command['section'], string][] = [
+    ['cluster', 'Run (one process or one role per process):'],
+    ['admin', 'Admin (talk to a running cluster; in the directory of "blockwal up" no flags are needed):'],
+    ['tools', 'Format tools and the WAL device (WalB compatible; "-" means stdin/stdout):'],
+  ];
+  for (const [sec, title] of sections) {
+    lines.push('', title);
+    for (const c of Object.values(COMMANDS).filter((x) => x.section === sec)) for (const u of c.usage.split('\n')) lines.push(`  ${u.trim()}`);
+  }
   lines.push('', 'Exit codes: 0 ok, 1 usage error, 2 bad data (the message says where), 3 other failure, 4 verification failed.');
   lines.push('Sizes accept K M G T (powers of 1024) and k m g t (powers of 1000).');
   return lines.join('\n');

@@ -65,16 +65,18 @@ export class VolumeHistory {
   readonly shaAt = new Map<number, string>();
   private readonly rnd: () => number;
 
+  /** `filled`: the share of 256 KiB pieces of the first image that get random data (the rest is zeros). */
   constructor(
     readonly sizeBytes: number,
     readonly seed: number,
+    filled = 0.65,
   ) {
     this.rnd = prng(seed);
     this.uuid = new Uint8Array(randomBytes(16));
     this.image = Buffer.alloc(sizeBytes);
     // Random content with all-zero stretches (so a full sync elides some chunks).
     for (let off = 0; off < sizeBytes; off += 256 * 1024) {
-      if (this.rnd() < 0.35) continue;
+      if (this.rnd() >= filled) continue;
       this.fill(this.image.subarray(off, Math.min(off + 256 * 1024, sizeBytes)));
     }
   }
@@ -195,6 +197,10 @@ export function archiveConfig(scratch: string, extra: Partial<ArchiveConfig> = {
     dir: path.join(scratch, 'archive'),
     restoreDir: path.join(scratch, 'restored'),
     readChunkBytes: MiB,
+    // Merging off unless a test turns it on: test diffs carry old timestamps (T0).
+    mergeAfterMs: 0,
+    mergeMaxBytes: 1024 * MiB,
+    workerThreads: 1,
     ...extra,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * blockwal demo: the whole backup path on the format engine, in one process, verified by hash.
+ * blockwal demo formats: the whole backup path on the format engine alone, in one process, verified by hash.
  *
  * A volume (data image + WalB log device) takes random writes, each logged as WalB does (logpack
  * into the ring first, then the data image). A full backup seeds the archive; at every snapshot
@@ -46,7 +46,7 @@ import { flag, parse, parseSize, parseUint, str } from '../args.js';
 import { out } from '../output.js';
 import { EXIT_VERIFY_FAILED } from '../exit.js';
 
-export const usage = 'blockwal demo [--size BYTES] [--snapshots N] [--writes N] [--dir DIR] [--keep]';
+export const usage = 'blockwal demo formats [--size BYTES] [--snapshots N] [--writes N] [--dir DIR] [--keep]';
 
 const PBS = 4096;
 

@@ -130,6 +130,15 @@ export const archiveSchema = z
     restoreDir: z.string().optional(),
     /** Chunk size of ReadSnapshot streams. */
     readChunkBytes: size.default(1024 * 1024),
+    /**
+     * Background merging of implicit snapshots: runs of mergeable diffs whose snapshots are at
+     * least this old are merged into one diff (0 disables merging).
+     */
+    mergeAfterMs: duration.default(60_000),
+    /** The largest diff a merge makes (estimated by the sum of its inputs). */
+    mergeMaxBytes: size.default(1024 * 1024 * 1024),
+    /** Worker threads for restores, merges and verifying received diffs (0: run them inline, for debugging). */
+    workerThreads: z.number().int().min(0).max(16).default(1),
   })
   .strict();
 
