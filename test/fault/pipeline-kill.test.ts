@@ -11,7 +11,7 @@ import { ProxyServiceClient, channelCredentials, clientOptions, type blockwal } 
 import { scratchDir } from '../support/scratch.js';
 import { TestCluster } from '../support/cluster.js';
 import { VolumeWriter } from '../support/volume-writer.js';
-import { addVolume, restoreSha, snapshot } from '../support/admin.js';
+import { addVolume, restoreSha, snapshot, waitState } from '../support/admin.js';
 
 const MiB = 1024 * 1024;
 const ROUNDS = Number(process.env.BLOCKWAL_KILL_ROUNDS ?? 9);
@@ -61,6 +61,7 @@ describe('pipeline faults (real processes, SIGKILL)', function () {
     const uri = addVolume(c, 'vol0', size);
     w = new VolumeWriter(uri, size);
     await w.connect();
+    await waitState(c, 'vol0', 'target');
     const taken: { gid: number; sha: string }[] = [];
     const victims = ['s0', 'p0', 'p1', 'a0'];
     for (let round = 0; round < ROUNDS; round++) {
@@ -75,6 +76,7 @@ describe('pipeline faults (real processes, SIGKILL)', function () {
         await c.kill('s0');
         await c.start('s0');
         await w.connect();
+    await waitState(c, 'vol0', 'target');
         assert.equal(await w.deviceSha256(), w.modelSha256(), `round ${round} (seed ${seed}): flushed writes survived the agent's SIGKILL`);
       } else {
         await new Promise((r) => setTimeout(r, rng() * 300));
@@ -97,6 +99,7 @@ describe('pipeline faults (real processes, SIGKILL)', function () {
     const size = 16 * MiB;
     w = new VolumeWriter(addVolume(c, 'vol0', size), size);
     await w.connect();
+    await waitState(c, 'vol0', 'target');
     await w.randomWrites(200);
     await w.flush();
     const g0 = snapshot(c, 'vol0', true);
@@ -127,16 +130,18 @@ describe('pipeline faults (real processes, SIGKILL)', function () {
 
   it('archive down for a while: the proxy absorbs the backlog, nothing overflows, restorable once it is back', async function () {
     dir = scratchDir();
-    c = await TestCluster.create(dir.dir);
+    // A 16 MiB log ring that blocks writers when full: the writes below (about 50 MB, three rings)
+    // can only complete if the proxy acknowledges the log while the archive is away.
+    c = await TestCluster.create(dir.dir, { storage: { logSizeBytes: 16 * MiB, overflowPolicy: 'block' } });
     await c.startAll();
     const size = 16 * MiB;
     w = new VolumeWriter(addVolume(c, 'vol0', size), size);
     await w.connect();
+    await waitState(c, 'vol0', 'target');
     snapshot(c, 'vol0', true);
     await c.kill('a0');
-    // Write several times the log ring's worth... of a small ring: the log must be freed as the
-    // proxy acks, so the device never overflows while the archive is away.
     await w.randomWrites(1500, { maxBlocks: 16 });
+    assert.ok(w.bytes > 3 * 16 * MiB, `wrote ${w.bytes} bytes: three rings`);
     await w.flush();
     const g = snapshot(c, 'vol0');
     const sha = await w.deviceSha256();

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { scratchDir } from '../support/scratch.js';
 import { TestCluster } from '../support/cluster.js';
 import { VolumeWriter } from '../support/volume-writer.js';
-import { addVolume, restoreSha, snapshot } from '../support/admin.js';
+import { addVolume, restoreSha, snapshot, waitState } from '../support/admin.js';
 
 const MiB = 1024 * 1024;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -39,6 +39,7 @@ describe('continuous backup: storage agent -> proxy -> archive', function () {
     const size = 32 * MiB;
     const uri = addVolume(c, 'vol0', size);
     assert.equal(uri, c.nbdUri('vol0'));
+    await waitState(c, 'vol0', 'target');
     w = new VolumeWriter(uri, size);
     await w.connect();
     const taken: { gid: number; sha: string }[] = [];
@@ -73,9 +74,17 @@ describe('continuous backup: storage agent -> proxy -> archive', function () {
     const uri = addVolume(c, 'vol1', size);
     w = new VolumeWriter(uri, size);
     await w.connect();
+    // About 10 MB/s for 3 s: well within what the log absorbs while the copy runs (an unbounded
+    // writer would outrun the 64 MiB log and overflow it, which is a different test).
     const until = Date.now() + 3000;
-    while (Date.now() < until) await w.randomWrites(50);
+    while (Date.now() < until) {
+      await w.randomWrites(20);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await w.flush();
+    // A point in time before the copy ends is not restorable (the copy holds later data), so the
+    // agent refuses snapshots until the full backup is done.
+    await waitState(c, 'vol1', 'target');
     const g1 = snapshot(c, 'vol1', true);
     const s1 = await w.deviceSha256();
     await w.randomWrites(300);

@@ -25,3 +25,18 @@ export function restoreSha(c: TestCluster, volume: string, gid: number, file: st
   return fileSha256(file);
 }
 
+
+/** Waits until the agent reports the volume in `state` (e.g. 'target' once its full backup is done). */
+export async function waitState(c: TestCluster, volume: string, state: string, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let seen = '';
+  while (Date.now() < until) {
+    const r = c.admin('s0', ['volume', 'list', '--json']);
+    if (r.code === 0) {
+      seen = (JSON.parse(r.stdout) as { name?: string; volume?: string; state: string }[]).find((v) => (v.name ?? v.volume) === volume)?.state ?? '';
+      if (seen === state) return;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  assert.fail(`volume ${volume} did not reach ${state} in ${timeoutMs} ms (last seen: ${seen})\n${c.logs()}`);
+}

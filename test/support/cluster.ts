@@ -22,6 +22,8 @@ export interface ClusterSpec {
   /** Forward each proxy's spool to every archive (default: only a0). */
   allArchives?: boolean;
   metrics?: boolean;
+  /** Mutual TLS for every server, and for the admin commands run through admin(). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export async function freePort(): Promise<number> {
@@ -47,6 +49,7 @@ export class TestCluster {
   readonly configFile: string;
   readonly proxies: string[];
   readonly archives: string[];
+  readonly tls: ClusterSpec['tls'];
 
   private constructor(
     readonly dir: string,
@@ -56,10 +59,12 @@ export class TestCluster {
     this.nbdPort = nbdPort;
     this.proxies = Array.from({ length: spec.proxies ?? 1 }, (_, i) => `p${i}`);
     this.archives = Array.from({ length: spec.archives ?? 1 }, (_, i) => `a${i}`);
+    this.tls = spec.tls;
     mkdirSync(path.join(dir, 'run'), { recursive: true });
     const metrics = (port: number | null) => (spec.metrics && port !== null ? `127.0.0.1:0` : 'null');
     const peers = (names: string[]) => `[${names.map((n) => `{ name: ${n}, address: "${this.address(n)}" }`).join(', ')}]`;
     let y = `dataDir: ${JSON.stringify(path.join(dir, 'data'))}\nlog: { level: info }\n`;
+    if (spec.tls) y += `tls: ${JSON.stringify(spec.tls)}\n`;
     y += `storage:\n  - name: s0\n    listen: "${this.address('s0')}"\n    metricsListen: ${metrics(1)}\n    nbdListen: 127.0.0.1:${nbdPort}\n`;
     y += `    proxies: ${peers(this.proxies)}\n    archive: { name: a0, address: "${this.address('a0')}" }\n`;
     y += `    snapshotIntervalMs: 1000\n    retryMinMs: 100\n    retryMaxMs: 1000\n    proxyDownMs: 1000\n` + yamlMap(spec.storage, '    ');
@@ -120,7 +125,8 @@ export class TestCluster {
 
   /** Runs an admin command against a server of this cluster (`--server` given). */
   admin(server: string, args: string[]): CliResult {
-    return blockwal([...args, '--server', this.address(server)]);
+    const tls = this.tls ? ['--tls-cert', this.tls.certFile, '--tls-key', this.tls.keyFile, '--tls-ca', this.tls.caFile] : [];
+    return blockwal([...args, '--server', this.address(server), ...tls]);
   }
 
   nbdUri(volume: string): string {

@@ -82,6 +82,7 @@ export function fromServiceError(err: grpc.ServiceError | Error, peer?: string):
   const code = se.code;
   const transport = code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED;
   const r: RejectReason = transport ? 'stopped' : code === grpc.status.UNIMPLEMENTED ? 'bad-argument' : code === grpc.status.RESOURCE_EXHAUSTED ? 'no-space' : 'internal';
+  if (code === grpc.status.UNAVAILABLE && peer) return new RejectedError(r, `cannot reach ${peer}: ${se.details ?? err.message}`);
   return new RejectedError(r, `${se.details ?? err.message}${where}`);
 }
 

@@ -93,6 +93,10 @@ export async function run(argv: string[]): Promise<number> {
     out(`volume ${VOLUME}: ${formatSize(size)}, served at ${added.nbdUri}`);
     const u = new URL(added.nbdUri);
     nbd = await NbdClient.connect({ host: u.hostname, port: Number(u.port) }, VOLUME);
+    // Snapshots are refused until the full backup is done (a point before the copy ends is not
+    // restorable).
+    await waitForTarget(storage);
+    out(`full backup done ${((Date.now() - started) / 1000).toFixed(1)} s after start`);
     const qemu = hasQemuIo();
     const taken: { gid: number; sha256: string }[] = [];
     for (let s = 0; s < snapshots; s++) {
@@ -139,4 +143,15 @@ export async function run(argv: string[]): Promise<number> {
     if (!flag(p, 'keep') && str(p, 'dir') === undefined) rmSync(dir, { recursive: true, force: true });
   }
   return mismatches === 0 ? 0 : 4;
+}
+
+async function waitForTarget(storage: ReturnType<typeof storageClient>): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const r = await unary(storage, 'listStorageVolumes', {});
+    const v = r.volumes.find((x) => x.volume === VOLUME);
+    if (v?.state === 'target') return;
+    if (v?.state === 'overflow' || Date.now() > deadline) throw new Error(`volume ${VOLUME} is ${v?.state ?? 'missing'}: its full backup did not complete`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * A small NBD client (fixed newstyle, NBD_OPT_GO, simple replies): blockwal's own way to write to
  * a WAL device (the demo, the crash tests). Requests are pipelined: any number may be in flight
- * and each resolves on its own reply.
+ * and each resolves on its own reply. Reads and writes longer than the server's maximum block size
+ * (NBD_INFO_BLOCK_SIZE) are split into several requests.
  */
 import net from 'node:net';
 import {
@@ -17,6 +18,7 @@ import {
   NBD_CMD_WRITE_ZEROES,
   NBD_FLAG_C_FIXED_NEWSTYLE,
   NBD_FLAG_C_NO_ZEROES,
+  NBD_INFO_BLOCK_SIZE,
   NBD_INFO_EXPORT,
   NBD_OPT_GO,
   NBD_REP_ACK,
@@ -41,6 +43,8 @@ export class NbdClient {
   /** Export size in bytes and transmission flags, from the server. */
   size = 0;
   flags = 0;
+  /** The largest request payload the server accepts (32 MiB when it does not say). */
+  maxPayload = 32 * 1024 * 1024;
   private buf: Buffer = Buffer.alloc(0);
   private handle = 1;
   private readonly pending = new Map<number, Pending>();
@@ -68,12 +72,25 @@ export class NbdClient {
     return c;
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.request(NBD_CMD_READ, 0, offset, length, null) as Promise<Buffer>;
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (length <= this.maxPayload) return this.request(NBD_CMD_READ, 0, offset, length, null) as Promise<Buffer>;
+    const parts: Promise<Buffer | null>[] = [];
+    for (let at = 0; at < length; at += this.maxPayload) parts.push(this.request(NBD_CMD_READ, 0, offset + at, Math.min(this.maxPayload, length - at), null));
+    return Buffer.concat((await Promise.all(parts)) as Buffer[]);
   }
 
   async write(offset: number, data: Uint8Array, opts: { fua?: boolean } = {}): Promise<void> {
-    await this.request(NBD_CMD_WRITE, opts.fua ? NBD_CMD_FLAG_FUA : 0, offset, data.length, data);
+    const flags = opts.fua ? NBD_CMD_FLAG_FUA : 0;
+    if (data.length <= this.maxPayload) {
+      await this.request(NBD_CMD_WRITE, flags, offset, data.length, data);
+      return;
+    }
+    const parts: Promise<Buffer | null>[] = [];
+    for (let at = 0; at < data.length; at += this.maxPayload) {
+      const part = data.subarray(at, Math.min(data.length, at + this.maxPayload));
+      parts.push(this.request(NBD_CMD_WRITE, flags, offset + at, part.length, part));
+    }
+    await Promise.all(parts);
   }
 
   async flush(): Promise<void> {
@@ -121,9 +138,11 @@ export class NbdClient {
     const cf = Buffer.alloc(4);
     cf.writeUInt32BE(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES);
     const nameBytes = Buffer.from(name, 'utf8');
-    const payload = Buffer.alloc(4 + nameBytes.length + 2);
+    const payload = Buffer.alloc(4 + nameBytes.length + 4);
     payload.writeUInt32BE(nameBytes.length, 0);
     nameBytes.copy(payload, 4);
+    payload.writeUInt16BE(1, 4 + nameBytes.length); // one information request:
+    payload.writeUInt16BE(NBD_INFO_BLOCK_SIZE, 6 + nameBytes.length);
     const opt = Buffer.alloc(16);
     opt.writeUInt32BE(IHAVEOPT_HI, 0);
     opt.writeUInt32BE(IHAVEOPT_LO, 4);
@@ -139,6 +158,8 @@ export class NbdClient {
       if (type === NBD_REP_INFO && body.readUInt16BE(0) === NBD_INFO_EXPORT) {
         this.size = Number(body.readBigUInt64BE(2));
         this.flags = body.readUInt16BE(10);
+      } else if (type === NBD_REP_INFO && body.readUInt16BE(0) === NBD_INFO_BLOCK_SIZE && body.length >= 14) {
+        this.maxPayload = body.readUInt32BE(10);
       } else if (type >= 0x80000000) {
         throw new NbdClientError(`server refused export "${name}": ${body.toString('utf8') || `error 0x${type.toString(16)}`}`);
       }

@@ -14,7 +14,8 @@ export interface PendingWrite {
 }
 
 export class PendingWrites {
-  private items: PendingWrite[] = [];
+  /** Released slots (before head) are cleared, so that their data is not kept alive until compaction. */
+  private items: (PendingWrite | undefined)[] = [];
   private head = 0;
   bytes = 0;
 
@@ -26,7 +27,8 @@ export class PendingWrites {
   /** Drops the entries of packs up to and including packLsid. */
   release(packLsid: number): void {
     while (this.head < this.items.length && this.items[this.head]!.packLsid <= packLsid) {
-      const p = this.items[this.head++]!;
+      const p = this.items[this.head]!;
+      this.items[this.head++] = undefined;
       if (p.data) this.bytes -= p.data.length;
     }
     if (this.head > 1024 && this.head * 2 > this.items.length) {
