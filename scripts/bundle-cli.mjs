@@ -16,6 +16,8 @@ const common = {
   external: ['@blockwal/native-io', 'snappy', 'lz4-napi', 'zstd-napi', 'lzma-native', '@grpc/grpc-js', 'grpc-health-check', 'pino', 'prom-client', 'protobufjs'],
   // Bundled CommonJS dependencies (yaml, …) require() Node's modules: give the ESM bundle a require.
   banner: { js: "import { createRequire as __bwCreateRequire } from 'node:module'; const require = __bwCreateRequire(import.meta.url);" },
+  // Class names survive bundling (errors are told apart by name across worker threads and in logs).
+  keepNames: true,
   sourcemap: true,
   logLevel: 'warning',
 };

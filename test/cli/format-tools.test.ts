@@ -179,11 +179,24 @@ describe('blockwal format tools (the real command)', () => {
   });
 });
 
-describe('blockwal demo', () => {
-  it('runs the whole path on a small volume and every restore matches by sha256', () => {
-    const r = blockwal(['demo', '--size', '8M', '--snapshots', '4', '--writes', '60']);
+describe('blockwal demo', function () {
+  this.timeout(180_000);
+  it('demo formats: the format engine alone on a small volume, every restore matches by sha256', () => {
+    const r = blockwal(['demo', 'formats', '--size', '8M', '--snapshots', '4', '--writes', '60']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal((r.stdout.match(/ OK/g) ?? []).length, 6);
     assert.match(r.stdout, /every restored snapshot matches/);
+  });
+
+  it('the cluster demo (agent, proxy, archive over gRPC): every snapshot restores to the device hash', () => {
+    const r = blockwal(['demo', '--size', '16M', '--snapshots', '3', '--writes', '100']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const rows = r.stdout.split('\n').filter((l) => /^\d+\s+[0-9a-f]{64}\s+[0-9a-f]{64}\s+match$/.test(l));
+    assert.equal(rows.length, 3, r.stdout);
+    for (const row of rows) {
+      const [, a, b] = row.split(/\s+/);
+      assert.equal(a, b);
+    }
+    assert.match(r.stdout, /every restore matches \(3 snapshots\)/);
   });
 });

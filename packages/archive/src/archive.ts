@@ -26,6 +26,9 @@ export const MIN_FREE_BYTES = 32 * 1024 * 1024;
 /** Temp names of restores in progress: `.<name>.restore-<hex>.tmp` next to the target. */
 export const RESTORE_TEMP = /^\..+\.restore-[0-9a-f]+\.tmp$/;
 
+/** Longest file name of a restore target: its temp name (restore.ts) adds 22 bytes, and a name has at most 255. */
+export const MAX_RESTORE_NAME_BYTES = 255 - '..restore-00000000.tmp'.length;
+
 export class Archive {
   readonly store: ArchiveStore;
   readonly restoreDir: string;
@@ -150,11 +153,13 @@ export class Archive {
    */
   restoreTarget(p: string): string {
     const bad = (why: string): never => {
-      throw new RejectedError('bad-argument', `restore path '${p}' ${why}`);
+      throw new RejectedError('bad-argument', `restore path ${quoted(p)} ${why}`);
     };
     if (!p || p.includes('\0')) bad('is empty or has a NUL byte');
     const abs = path.resolve(this.restoreDir, p);
     if (!isUnder(this.restoreDir, abs)) bad(`is not under the restore directory ${this.restoreDir}`);
+    const nameBytes = Buffer.byteLength(path.basename(abs));
+    if (nameBytes > MAX_RESTORE_NAME_BYTES) bad(`has a file name of ${nameBytes} bytes, more than ${MAX_RESTORE_NAME_BYTES} (its temp name must fit in 255)`);
     let realParent = '';
     try {
       realParent = realpathSync(path.dirname(abs));
@@ -210,8 +215,16 @@ export class Archive {
 
 export function checkName(name: string): void {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new RejectedError('bad-argument', `volume name '${String(name)}' must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
+    throw new RejectedError('bad-argument', `volume name ${quoted(String(name))} must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
   }
+}
+
+/**
+ * A value from a request, quoted for a message: at most 80 characters (and its length when longer),
+ * so that a huge value does not make a gRPC status too large for its trailer.
+ */
+function quoted(s: string): string {
+  return s.length > 80 ? `${JSON.stringify(s.slice(0, 80))}… (${s.length} characters)` : JSON.stringify(s);
 }
 
 function isUnder(root: string, p: string): boolean {

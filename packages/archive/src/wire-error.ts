@@ -65,7 +65,10 @@ export function fromWireError(w: WireError): Error {
   const where = w.where ?? {};
   const what = w.what ?? w.message;
   let e: Error;
-  if (w.name === 'RejectedError' && w.reason !== undefined) e = new RejectedError(w.reason, what, where);
+  // By its reason, not its name: toWireError sets `reason` for RejectedError instances only, and a
+  // bundler may rename the class (esbuild makes it `_RejectedError`, so the CLI's archive answered
+  // 'internal' for every RejectedError of a worker job).
+  if (w.reason !== undefined) e = new RejectedError(w.reason, what, where);
   else if (w.name in FORMAT_ERRORS) e = new FORMAT_ERRORS[w.name]!(what, where);
   else if (w.name === 'FormatError') e = new FormatError(what, where, w.code);
   else if (w.name === 'UsageError') e = new UsageError(what, where);

@@ -28,6 +28,9 @@ describe('archive: worker threads', function () {
       assert.equal(back.message, e.message);
       for (const k of ['code', 'reason', 'where', 'retryable'] as const) assert.deepEqual((back as never)[k], (e as never)[k], k);
     }
+    // A bundler may rename the class (esbuild makes it `_RejectedError`): its reason still makes it one.
+    const renamed = fromWireError({ ...structuredClone(toWireError(cases[0]!)), name: '_RejectedError' });
+    assert.ok(renamed instanceof RejectedError && renamed.reason === 'bad-argument', renamed.name);
     const plain = fromWireError(structuredClone(toWireError(Object.assign(new Error('EACCES: denied'), { code: 'EACCES' }))));
     assert.equal((plain as NodeJS.ErrnoException).code, 'EACCES');
   });

@@ -51,6 +51,12 @@ const STATUS_OF: Record<RejectReason, grpc.status> = {
   internal: grpc.status.INTERNAL,
 };
 
+/**
+ * Longest message of an error status: it travels (percent-encoded) in an HTTP/2 trailer, and a
+ * trailer over the peer's header list limit (64 KiB) drops the connection instead of the status.
+ */
+const MAX_DETAILS = 2048;
+
 const REASON_KEY = 'blockwal-reason';
 const CODE_KEY = 'blockwal-code';
 
@@ -60,7 +66,8 @@ export function toServiceError(e: unknown): Partial<grpc.StatusObject> & Error {
   const metadata = new grpc.Metadata();
   metadata.set(REASON_KEY, reason);
   if (e instanceof BlockwalError) metadata.set(CODE_KEY, e.code);
-  const message = e instanceof Error ? e.message : String(e);
+  const full = e instanceof Error ? e.message : String(e);
+  const message = full.length > MAX_DETAILS ? `${full.slice(0, MAX_DETAILS)}… (${full.length} characters)` : full;
   const err = new Error(message) as Error & Partial<grpc.StatusObject>;
   err.code = STATUS_OF[reason];
   err.details = message;

@@ -163,6 +163,13 @@ describe('chunk verification', () => {
     assert.throws(() => v.end({ length: 8, crc32: 1 }), (e: unknown) => e instanceof RejectedError && e.reason === 'checksum');
   });
 
+  it('keeps the message of an error status short enough for its trailer', () => {
+    const e = toServiceError(new RejectedError('bad-argument', `volume name ${'x'.repeat(100_000)}`));
+    assert.ok(e.details!.length <= 2100, `${e.details!.length} characters`);
+    assert.match(e.details!, /^volume name x+… \(100012 characters\)$/);
+    assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+  });
+
   it('maps every reject reason to a wire reason and back', () => {
     for (const r of ['too-old', 'too-new', 'different-uuid', 'overflow', 'no-space', 'not-found', 'bad-argument', 'checksum', 'syncing', 'stopped', 'busy', 'internal'] as const) {
       assert.equal(reasonFromWire(reasonToWire(r)), r);

@@ -3,7 +3,9 @@ import { NAME_PATTERN, RejectedError } from '@blockwal/core';
 
 export function checkVolumeName(name: string): string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new RejectedError('bad-argument', `bad volume name "${name}": it must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
+    // Quoted and cut (as the proxy does): a huge name echoed whole makes the gRPC status too large for its trailer.
+    const n = String(name);
+    throw new RejectedError('bad-argument', `bad volume name ${JSON.stringify(n.slice(0, 80))}${n.length > 80 ? `… (${n.length} characters)` : ''}: it must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}`);
   }
   return name;
 }
