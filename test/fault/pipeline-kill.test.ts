@@ -3,7 +3,7 @@
  * or the archive at random moments under writes; a proxy lost and found again (failover and
  * fail-back); the archive down for a while. After each, no acknowledged (flushed) write is lost
  * and every snapshot ever answered restores exactly (sha256).
- * BLOCKWAL_KILL_ROUNDS sets the number of kill rounds (default 9: three per server).
+ * BLOCKWAL_KILL_ROUNDS sets the number of kill rounds (default 12: three per server).
  */
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -14,7 +14,7 @@ import { VolumeWriter } from '../support/volume-writer.js';
 import { addVolume, restoreSha, snapshot, waitState } from '../support/admin.js';
 
 const MiB = 1024 * 1024;
-const ROUNDS = Number(process.env.BLOCKWAL_KILL_ROUNDS ?? 9);
+const ROUNDS = Number(process.env.BLOCKWAL_KILL_ROUNDS ?? 12);
 
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
