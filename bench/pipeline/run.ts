@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean' },
     'no-build': { type: 'boolean' },
     profile: { type: 'boolean' },
+    'pending-max': { type: 'string' },
   },
 });
 
@@ -68,7 +69,12 @@ const ONLY = new Set((args.only ?? 'backup,ingest,memory').split(','));
 /** The log ring of the backup and ingest volumes (the default for a 4 GiB volume: an eighth). */
 const LOG_BYTES = 512 * MiB;
 /** The storage agent settings of every cluster here (as the integration tests: implicit snapshots every second). */
-const STORAGE = { snapshotIntervalMs: 1000, overflowPolicy: 'block', logSizeBytes: LOG_BYTES };
+const STORAGE = {
+  snapshotIntervalMs: 1000,
+  overflowPolicy: 'block',
+  logSizeBytes: LOG_BYTES,
+  ...(args['pending-max'] ? { pendingMaxBytes: parseSize(args['pending-max']) } : {}),
+};
 
 const results: Record<string, unknown>[] = [];
 function emit(r: Record<string, unknown>): void {

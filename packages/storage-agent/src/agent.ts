@@ -291,7 +291,7 @@ export class StorageAgent {
         }
         let device: WalDevice;
         try {
-          device = new WalDevice(log, data, { name, overflowPolicy: this.cfg.overflowPolicy });
+          device = new WalDevice(log, data, { name, overflowPolicy: this.cfg.overflowPolicy, maxPendingBytes: this.cfg.pendingMaxBytes });
         } catch (err) {
           log.close();
           data.close();

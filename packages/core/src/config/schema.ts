@@ -70,6 +70,11 @@ export const storageSchema = z
     logSizeBytes: size.optional(),
     /** What a full log ring does: 'overflow' (as WalB) or 'block' writes until log is shipped. */
     overflowPolicy: z.enum(['overflow', 'block']).default('overflow'),
+    /**
+     * Writes logged but not yet applied to the data device, per volume, are bounded by this
+     * (writers wait beyond it): the largest part of the agent's memory under small random writes.
+     */
+    pendingMaxBytes: size.default(32 * 1024 * 1024),
     /** Implicit snapshots cut the log at least this often while it grows. */
     snapshotIntervalMs: duration.default(10_000),
     /** Largest wlog chunk shipped at once (WalB's -wl). */
