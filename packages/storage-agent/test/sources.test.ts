@@ -98,8 +98,12 @@ describe('storage agent: sources, full-backup resume, TLS', function () {
       snaps.push({ gid: s.gid, sha: fileSha256(dataPath) });
     }
     for (const s of snaps) await checkImage(s);
-    const status = await h.server.agent.volumeStatus('walb0');
-    await waitFor(async () => (await h.server.agent.volumeStatus('walb0')).oldestLsid === status.done.lsid && status.done.lsid > 0, 'oldest lsid follows the done record');
+    // Read afresh each time: the proxy has the images before the agent has processed its last ack.
+    const last = snaps[snaps.length - 1]!.gid;
+    await waitFor(async () => {
+      const st = await h.server.agent.volumeStatus('walb0');
+      return st.done.gid >= last && st.done.lsid > 0 && st.oldestLsid === st.done.lsid;
+    }, 'oldest lsid follows the done record');
     drv.close();
   });
 
