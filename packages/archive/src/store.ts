@@ -14,7 +14,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync, constants as C } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ioError, syncDir, parseWdiffName, WDIFF_EXTENSION, NAME_PATTERN, type MetaDiff } from '@blockwal/core';
+import { ioError, syncDir, parseWdiffName, writeFileAtomic, WDIFF_EXTENSION, NAME_PATTERN, type MetaDiff } from '@blockwal/core';
 import { formatVolumeRecord, parseVolumeRecord, type VolumeRecord } from './state-file.js';
 
 export const TEMP_SUFFIX = '.tmp';
@@ -170,22 +170,3 @@ export class ArchiveStore {
   }
 }
 
-/** Writes `text` to `file` atomically: `<file>.<rand>.tmp`, fsync, rename over, fsync the directory. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
-  try {
-    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o644);
-    try {
-      const b = Buffer.from(text, 'utf8');
-      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    syncDir(path.dirname(file));
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw ioError('write', file, e);
-  }
-}

@@ -16,7 +16,7 @@
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { NAME_PATTERN, WDIFF_EXTENSION, formatWdiffName, ioError, parseWdiffName, syncDir, type Logger, type MetaDiff } from '@blockwal/core';
+import { NAME_PATTERN, WDIFF_EXTENSION, formatWdiffName, ioError, parseWdiffName, syncDir, writeFileAtomic, type Logger, type MetaDiff } from '@blockwal/core';
 
 /** One diff in one archive's spool (a hard link). */
 export interface SpoolDiff {
@@ -260,21 +260,3 @@ export function ensureDir(dir: string): void {
   syncDir(parent);
 }
 
-/** Writes a small file atomically: temp, fsync, rename, fsync the directory. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    syncDir(path.dirname(file));
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw ioError('write', file, e);
-  }
-}

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NAME_PATTERN, ioError, syncDir } from '@blockwal/core';
+import { NAME_PATTERN, ioError, syncDir, writeFileAtomic } from '@blockwal/core';
 import type { VolumeRecord } from './state.js';
 
 const STATE_FILE = 'state.json';
@@ -71,21 +71,7 @@ export class VolumeStore {
 
   /** Writes the record atomically and durably. */
   save(rec: VolumeRecord): void {
-    const d = this.volumeDir(rec.volume);
-    const f = path.join(d, STATE_FILE);
-    const tmp = `${f}.tmp`;
-    try {
-      const fd = fs.openSync(tmp, 'w', 0o644);
-      try {
-        fs.writeFileSync(fd, JSON.stringify(rec, null, 2) + '\n');
-        fs.fdatasyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, f);
-    } catch (e) {
-      throw ioError('write', f, e);
-    }
-    syncDir(d);
+    writeFileAtomic(path.join(this.volumeDir(rec.volume), STATE_FILE), JSON.stringify(rec, null, 2) + '\n');
   }
+
 }

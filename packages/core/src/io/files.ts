@@ -3,7 +3,7 @@
  * written under a temporary name and renamed into place only when complete (then the directory
  * is synced), so a failed run never leaves a partial file under the real name.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, constants as C } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, unlinkSync, writeSync, constants as C } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { blockDeviceSize } from '@blockwal/native-io';
@@ -92,6 +92,30 @@ export function createOutput(file: string): OutputFile {
       }
     },
   };
+}
+
+/**
+ * Writes a small file (metadata, state) atomically and durably: a unique temp name next to it
+ * (`<file>.<hex>.tmp`), fsync, rename, fsync of the directory. On failure the temp file is
+ * removed and the old file is untouched; the error is an IoError naming `file`.
+ */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, 0o644);
+    try {
+      const b = Buffer.from(text, 'utf8');
+      for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+    syncDir(path.dirname(file));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw ioError('write', file, e);
+  }
 }
 
 export function syncDir(dir: string): void {
