@@ -1,9 +1,12 @@
-// Bundles the blockwal command (cli + core) into one ESM file, packages/cli/dist/blockwal.mjs:
-// loading one module instead of ~70 saves about 70 ms at every start of the command.
+// Bundles the blockwal command (cli + core + servers) into packages/cli/dist/blockwal.mjs and
+// shared chunks next to it (chunk-*.mjs): loading a few modules instead of ~70 saves about 70 ms
+// at every start. The bundle is split at the commands' dynamic imports, so a format tool loads
+// only the format code, never gRPC, protobufjs, pino or prom-client (0.3 s of start-up).
 // native-io (it finds its addon relative to itself) and the npm codec packages stay external.
 // The archive's worker-thread entry is bundled next to it, packages/cli/dist/archive-worker.mjs:
 // the archive looks for `archive-worker<ext>` next to its own module (packages/archive/src/worker-pool.ts).
 import { build } from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
 
 const common = {
   bundle: true,
@@ -22,5 +25,14 @@ const common = {
   logLevel: 'warning',
 };
 
-await build({ ...common, entryPoints: ['packages/cli/src/main.ts'], outfile: 'packages/cli/dist/blockwal.mjs' });
-await build({ ...common, entryPoints: ['packages/archive/src/archive-worker.ts'], outfile: 'packages/cli/dist/archive-worker.mjs' });
+const outdir = 'packages/cli/dist';
+for (const f of readdirSync(outdir, { withFileTypes: true })) if (f.isFile() && /^chunk-.*\.mjs(\.map)?$/.test(f.name)) rmSync(`${outdir}/${f.name}`);
+await build({
+  ...common,
+  entryPoints: { blockwal: 'packages/cli/src/main.ts', 'archive-worker': 'packages/archive/src/archive-worker.ts' },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  // Chunks sit next to the entries: the archive finds its worker next to its own module.
+  chunkNames: 'chunk-[hash]',
+});

@@ -3,48 +3,45 @@ import { UsageError } from '@blockwal/core';
 import { describeError, exitCodeOf } from './exit.js';
 import { out } from './output.js';
 import { writeSync } from 'node:fs';
-import * as checksum from './commands/checksum.js';
-import * as ldev from './commands/ldev.js';
-import * as wlog from './commands/wlog.js';
-import * as wdiff from './commands/wdiff.js';
-import * as virtFullCat from './commands/virt-full-cat.js';
-import * as version from './commands/version.js';
-import * as demo from './commands/demo.js';
-import * as device from './commands/device.js';
-import * as up from './commands/up.js';
-import { roleCommand } from './commands/role.js';
-import * as volume from './commands/volume.js';
-import * as snapshot from './commands/snapshot.js';
-import * as restore from './commands/restore.js';
-import * as status from './commands/status.js';
+import type { Role } from './cluster/run-roles.js';
 
-interface Command {
+interface CommandModule {
   usage: string;
-  summary: string;
-  section: 'cluster' | 'admin' | 'tools';
   run(argv: string[]): number | Promise<number>;
 }
 
+interface Command {
+  section: 'cluster' | 'admin' | 'tools';
+  summary: string;
+  /**
+   * Loaded on demand: a format tool must not pay for loading gRPC, protobufjs, pino and
+   * prom-client at every start (the bundle is split so that each command loads only its part).
+   */
+  load(): Promise<CommandModule>;
+}
+
+const role = (r: Role) => async (): Promise<CommandModule> => (await import('./commands/role.js')).roleCommand(r);
+
 const COMMANDS: Record<string, Command> = {
-  demo: { ...demo, section: 'cluster', summary: 'a whole cluster in this process: a volume written through NBD, snapshots, every restore checked by sha256' },
-  up: { ...up, section: 'cluster', summary: 'run a whole cluster in this process' },
-  storage: { ...roleCommand('storage'), section: 'cluster', summary: 'run storage agents of a config' },
-  proxy: { ...roleCommand('proxy'), section: 'cluster', summary: 'run proxies of a config' },
-  archive: { ...roleCommand('archive'), section: 'cluster', summary: 'run archives of a config' },
-  volume: { ...volume, section: 'admin', summary: 'add and list volumes' },
-  snapshot: { ...snapshot, section: 'admin', summary: 'take and list snapshots' },
-  restore: { ...restore, section: 'admin', summary: 'restore a snapshot to an image file' },
-  status: { ...status, section: 'admin', summary: 'per volume: state, log usage, RPO, bytes waiting per hop' },
-  device: { ...device, section: 'tools', summary: 'the WAL device: create, serve over NBD, status' },
-  wlog: { ...wlog, section: 'tools', summary: 'show, convert and apply wlog files' },
-  wdiff: { ...wdiff, section: 'tools', summary: 'show, merge, apply, create and name wdiff files' },
-  ldev: { ...ldev, section: 'tools', summary: 'format, show and extract from log devices' },
-  'virt-full-cat': { ...virtFullCat, section: 'tools', summary: 'base image + wdiffs -> full image' },
-  checksum: { ...checksum, section: 'tools', summary: 'the WalB checksum of a file' },
-  version: { ...version, section: 'tools', summary: 'versions and which native paths are in use' },
+  demo: { section: 'cluster', summary: 'a whole cluster in this process: a volume written through NBD, snapshots, every restore checked by sha256', load: () => import('./commands/demo.js') },
+  up: { section: 'cluster', summary: 'run a whole cluster in this process', load: () => import('./commands/up.js') },
+  storage: { section: 'cluster', summary: 'run storage agents of a config', load: role('storage') },
+  proxy: { section: 'cluster', summary: 'run proxies of a config', load: role('proxy') },
+  archive: { section: 'cluster', summary: 'run archives of a config', load: role('archive') },
+  volume: { section: 'admin', summary: 'add and list volumes', load: () => import('./commands/volume.js') },
+  snapshot: { section: 'admin', summary: 'take and list snapshots', load: () => import('./commands/snapshot.js') },
+  restore: { section: 'admin', summary: 'restore a snapshot to an image file', load: () => import('./commands/restore.js') },
+  status: { section: 'admin', summary: 'per volume: state, log usage, RPO, bytes waiting per hop', load: () => import('./commands/status.js') },
+  device: { section: 'tools', summary: 'the WAL device: create, serve over NBD, status', load: () => import('./commands/device.js') },
+  wlog: { section: 'tools', summary: 'show, convert and apply wlog files', load: () => import('./commands/wlog.js') },
+  wdiff: { section: 'tools', summary: 'show, merge, apply, create and name wdiff files', load: () => import('./commands/wdiff.js') },
+  ldev: { section: 'tools', summary: 'format, show and extract from log devices', load: () => import('./commands/ldev.js') },
+  'virt-full-cat': { section: 'tools', summary: 'base image + wdiffs -> full image', load: () => import('./commands/virt-full-cat.js') },
+  checksum: { section: 'tools', summary: 'the WalB checksum of a file', load: () => import('./commands/checksum.js') },
+  version: { section: 'tools', summary: 'versions and which native paths are in use', load: () => import('./commands/version.js') },
 };
 
-function help(): string {
+async function help(): Promise<string> {
   const lines = ['usage: blockwal <command> [options]'];
   const sections: [Command['section'], string][] = [
     ['cluster', 'Run (one process or one role per process):'],
@@ -53,7 +50,7 @@ function help(): string {
   ];
   for (const [sec, title] of sections) {
     lines.push('', title);
-    for (const c of Object.values(COMMANDS).filter((x) => x.section === sec)) for (const u of c.usage.split('\n')) lines.push(`  ${u.trim()}`);
+    for (const c of Object.values(COMMANDS).filter((x) => x.section === sec)) for (const u of (await c.load()).usage.split('\n')) lines.push(`  ${u.trim()}`);
   }
   lines.push('', 'Exit codes: 0 ok, 1 usage error, 2 bad data (the message says where), 3 other failure, 4 verification failed.');
   lines.push('Sizes accept K M G T (powers of 1024) and k m g t (powers of 1000).');
@@ -63,18 +60,19 @@ function help(): string {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    out(help());
+    out(await help());
     return name === undefined ? 1 : 0;
   }
-  if (name === '--version') return version.run([]);
+  if (name === '--version') return (await import('./commands/version.js')).run([]);
   const cmd = COMMANDS[name];
   try {
     if (!cmd) throw new UsageError(`unknown command "${name}" (try blockwal --help)`);
+    const mod = await cmd.load();
     if (rest.includes('--help') || rest.includes('-h')) {
-      out(`usage: ${cmd.usage}`);
+      out(`usage: ${mod.usage}`);
       return 0;
     }
-    return await cmd.run(rest);
+    return await mod.run(rest);
   } catch (e) {
     writeSync(2, `blockwal: ${describeError(e)}\n`);
     return exitCodeOf(e);
