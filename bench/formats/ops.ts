@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, ftruncateSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { WLOG_DEVICE_BYTES, type InputEntry } from './generate.js';
+import type { FloorPlan } from './floor.js';
 
 export interface Ctx {
   root: string;
@@ -94,6 +95,8 @@ export interface Bench {
   cppOut?: number | null;
   basis: 'in' | 'out';
   note?: string;
+  /** What the operation cannot avoid doing (floor.ts), given the bytes it wrote. */
+  floor?(ctx: Ctx, bytesOut: number): FloorPlan;
 }
 
 const CPP = {
@@ -157,6 +160,8 @@ export function allBenches(): Bench[] {
         bytesIn: (ctx) => ctx.inputs[w]!.bytes,
         cpp: (layout === 'sorted' ? CPP.toWdiffSorted : CPP.toWdiffIndexed)[w],
         basis: 'in',
+        // The sorted layout reads its records back from the wlog (about the output's size).
+        floor: (ctx, out) => ({ read: [wlogFile(ctx, w)], write: out, ...(layout === 'sorted' ? { readBack: { file: wlogFile(ctx, w), bytes: out } } : {}) }),
       });
     }
   }
@@ -181,6 +186,7 @@ export function allBenches(): Bench[] {
         wlogBytes: (ctx) => ctx.inputs[w]!.bytes,
         cpp: (layout === 'sorted' ? CPP.wdiffRedoSorted : CPP.wdiffRedoIndexed)[w],
         basis: 'in',
+        floor: (ctx, applied) => ({ read: [keptWdiff(ctx, w, layout)], over: applied }),
         note: 'MB/s of the wdiff file; the image is an 8 GiB sparse file on tmpfs, reused by the warm-up and the runs',
       });
     }
@@ -201,6 +207,7 @@ export function allBenches(): Bench[] {
       bytesIn: (ctx) => ctx.inputs[w]!.bytes,
       cpp: discard === 'ignore' ? CPP.wlogRedo[w] : null,
       basis: 'in',
+      floor: (ctx, applied) => ({ read: [wlogFile(ctx, w)], over: applied }),
       note: 'buffered writes + one fdatasync into an 8 GiB sparse file on tmpfs (C++: O_DIRECT + one fdatasync)',
     };
   };
@@ -224,6 +231,7 @@ export function allBenches(): Bench[] {
       cpp: CPP.merge[c][0],
       cppOut: CPP.merge[c][1],
       basis: 'in',
+      floor: (ctx, n) => ({ read: mergeInputs(ctx), write: n }),
     });
   }
   {
@@ -242,6 +250,8 @@ export function allBenches(): Bench[] {
       bytesIn: (ctx) => sumBytes(ctx, ['base', 'm1', 'm2', 'm3', 'm4']),
       cpp: CPP.virtFullCat,
       basis: 'out',
+      // The base is copied in 4 MiB reads and writes, the diffs read once.
+      floor: (ctx, n) => ({ read: [ctx.inputs['base']!.file, ...mergeInputs(ctx)], write: n }),
       note: 'MB/s of the output image',
     });
   }

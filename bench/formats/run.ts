@@ -3,7 +3,7 @@
  * the C++ walb-tools figures.
  *
  *   node --conditions=blockwal-source --import tsx bench/formats/run.ts \
- *     [--dir DIR] [--runs N] [--only NAME,...] [--size-mib N] [--no-build] [--keep] [--table FILE]
+ *     [--dir DIR] [--runs N] [--only NAME,...] [--size-mib N] [--no-build] [--keep] [--table FILE] [--floor]
  *
  * (`npm run bench:formats -- ...`). Builds the CLI (`npm run build`: tsc and the bundle) unless --no-build,
  * generates the inputs once into DIR (default /dev/shm/blockwal-bench, reused when the recorded
@@ -11,6 +11,9 @@
  * `node packages/cli/bin/blockwal.js ...` under /usr/bin/time; median wall time, peak RSS.
  * One JSON record per line on stdout, then a summary line; a markdown table on stderr (and in
  * --table FILE). Progress goes to stderr. MB = 10^6 bytes.
+ *
+ * --floor also measures, after each operation, its floor (floor.ts: node start + the I/O it cannot
+ * avoid) and the best ratio any implementation could reach on this machine.
  *
  * --only takes ops (to-wdiff-sorted, to-wdiff-indexed, wdiff-redo-sorted, wdiff-redo-indexed,
  * wlog-redo, wlog-redo-zero, merge-none, merge-snappy, merge-zstd, merge, virt-full-cat), inputs
@@ -22,6 +25,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureInputs, inputSizes, type InputName } from './generate.js';
+import { measureFloor } from './floor.js';
 import { allBenches, ensureWork, neededInputs, rmf, selectBenches, timeBlockwal, type Bench, type Ctx, type RunResult } from './ops.js';
 
 export interface Measurement {
@@ -53,6 +57,12 @@ export interface Measurement {
   rssMiBRuns: number[];
   label: string;
   note?: string;
+  /** --floor (floor.ts): node start + unavoidable I/O, measured right after the runs. */
+  startSeconds?: number;
+  ioFloorSeconds?: number;
+  floorSeconds?: number;
+  /** C++ seconds / floor seconds: the best ratio any implementation could reach here. */
+  bestRatio?: number;
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -64,7 +74,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function measure(ctx: Ctx, b: Bench, runs: number): Measurement {
+function measure(ctx: Ctx, b: Bench, runs: number, floor: boolean): Measurement {
   const load1 = Math.round(loadavg()[0]! * 100) / 100;
   b.setup?.(ctx);
   const results: RunResult[] = [];
@@ -106,20 +116,25 @@ function measure(ctx: Ctx, b: Bench, runs: number): Measurement {
   if (b.cppOut !== undefined) m.cppMbPerSecOut = b.cppOut;
   if (wlogBytes !== undefined) m.mbPerSecWlogEq = r1(wlogBytes / 1e6 / seconds);
   if (b.note) m.note = b.note;
+  if (floor && b.floor && b.cpp !== null && bytesOut !== null) {
+    const f = measureFloor(ctx, b.floor(ctx, bytesOut), runs);
+    const cppSeconds = (b.basis === 'in' ? bytesIn : bytesOut) / 1e6 / b.cpp;
+    Object.assign(m, { startSeconds: f.startSeconds, ioFloorSeconds: f.ioSeconds, floorSeconds: f.floorSeconds, bestRatio: Math.round((cppSeconds / f.floorSeconds) * 100) / 100 });
+  }
   return m;
 }
 
 export function markdownTable(ms: Measurement[]): string {
   const lines = [
-    '| operation | input | MB in | s (median) | CPU s | blockwal MB/s | C++ MB/s | ratio | ratio, fastest run | peak RSS MiB |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| operation | input | MB in | s (median) | CPU s | blockwal MB/s | C++ MB/s | ratio | ratio, fastest run | peak RSS MiB | floor s (start + I/O) | best possible ratio |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const m of ms) {
     const ours = m.basis === 'in' ? m.mbPerSecIn : m.mbPerSecOut;
     const extra = m.mbPerSecWlogEq !== undefined ? ` (wlog-eq. ${m.mbPerSecWlogEq.toFixed(0)})` : m.op.startsWith('merge') ? ` (out ${m.mbPerSecOut?.toFixed(0)})` : '';
     const cppExtra = m.cppMbPerSecOut ? ` (out ${m.cppMbPerSecOut})` : '';
     lines.push(
-      `| ${m.op}${m.basis === 'out' ? ' (output MB/s)' : ''} | ${m.input} | ${(m.bytesIn / 1e6).toFixed(0)} | ${m.seconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${ours?.toFixed(0) ?? '—'}${extra} | ${m.cppMbPerSec ?? '—'}${cppExtra} | ${m.ratio === null ? '—' : m.ratio.toFixed(2)} | ${m.ratioBest === null ? '—' : m.ratioBest.toFixed(2)} | ${m.peakRssMiB.toFixed(0)} |`,
+      `| ${m.op}${m.basis === 'out' ? ' (output MB/s)' : ''} | ${m.input} | ${(m.bytesIn / 1e6).toFixed(0)} | ${m.seconds.toFixed(2)} | ${m.cpuSeconds.toFixed(2)} | ${ours?.toFixed(0) ?? '—'}${extra} | ${m.cppMbPerSec ?? '—'}${cppExtra} | ${m.ratio === null ? '—' : m.ratio.toFixed(2)} | ${m.ratioBest === null ? '—' : m.ratioBest.toFixed(2)} | ${m.peakRssMiB.toFixed(0)} | ${m.floorSeconds === undefined ? '—' : `${m.floorSeconds.toFixed(2)} (${m.startSeconds!.toFixed(2)} + ${m.ioFloorSeconds!.toFixed(2)})`} | ${m.bestRatio?.toFixed(2) ?? '—'} |`,
     );
   }
   return lines.join('\n');
@@ -141,6 +156,7 @@ async function main(): Promise<void> {
       'no-build': { type: 'boolean' },
       keep: { type: 'boolean' },
       table: { type: 'string' },
+      floor: { type: 'boolean' },
     },
   });
   const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
@@ -173,7 +189,7 @@ async function main(): Promise<void> {
     if (!values.keep && !benches.slice(i).some((x) => x.op.startsWith('wdiff-redo'))) for (const f of kept) rmf(join(ctx.work, f));
     log(`${b.op} ${b.input}...`);
     try {
-      const m = measure(ctx, b, runs);
+      const m = measure(ctx, b, runs, values.floor === true);
       ms.push(m);
       process.stdout.write(`${JSON.stringify(m)}\n`);
       log(`  ${m.seconds.toFixed(3)} s, ${m.mbPerSecIn ?? '—'} MB/s in, ratio ${m.ratio ?? '—'}, ${m.peakRssMiB} MiB`);
