@@ -22,7 +22,6 @@ import {
   ArchiveServiceDefinition,
   ChunkVerifier,
   ProxyServiceDefinition,
-  addHealth,
   bindServer,
   blockwal,
   createServer,
@@ -33,6 +32,7 @@ import {
   type ArchiveServiceHandlers,
   type ProxyServiceHandlers,
 } from '@blockwal/proto';
+import { addHealth } from '@blockwal/proto/health';
 
 import v1 = blockwal.v1;
 

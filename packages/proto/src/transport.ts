@@ -9,7 +9,6 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
 import { UsageError } from '@blockwal/core';
 
 export interface TlsFiles {
@@ -121,15 +120,6 @@ export async function bindServer(server: grpc.Server, address: string, tls?: Tls
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(err) : resolve(p))));
   if (address.startsWith('unix:')) return address;
   return address.replace(/:\d+$/, `:${port}`);
-}
-
-/** Registers grpc.health.v1 with the given services SERVING; returns the state object. */
-export function addHealth(server: grpc.Server, services: string[]): HealthImplementation {
-  const status: ServingStatusMap = { '': 'SERVING' };
-  for (const svc of services) status[svc] = 'SERVING';
-  const health = new HealthImplementation(status);
-  health.addToServer(server);
-  return health;
 }
 
 /** Stops a server: new calls refused, running ones get `graceMs` to finish, then are cancelled. */

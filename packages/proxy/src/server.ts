@@ -17,7 +17,8 @@ import {
   type ProxyConfig,
   type Registry,
 } from '@blockwal/core';
-import { ProxyServiceDefinition, addHealth, bindServer, createServer, shutdownServer } from '@blockwal/proto';
+import { ProxyServiceDefinition, bindServer, createServer, shutdownServer } from '@blockwal/proto';
+import { addHealth } from '@blockwal/proto/health';
 import { ArchivePusher, type DiffPusher } from './archive-push.js';
 import { ForwardTask } from './forward.js';
 import { ProxyMetrics } from './metrics.js';

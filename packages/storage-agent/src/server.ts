@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import { createLogger, createRegistry, serveMetrics, type Logger, type MetricsServer, type Registry, type StorageConfig } from '@blockwal/core';
-import { StorageServiceDefinition, addHealth, bindServer, createServer, shutdownServer } from '@blockwal/proto';
+import { StorageServiceDefinition, bindServer, createServer, shutdownServer } from '@blockwal/proto';
+import { addHealth } from '@blockwal/proto/health';
 import type * as grpc from '@grpc/grpc-js';
 import { StorageAgent, type AttachOptions } from './agent.js';
 import { GrpcArchiveLink } from './archive-link.js';
