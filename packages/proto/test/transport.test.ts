@@ -6,7 +6,6 @@ import {
   ArchiveServiceDefinition,
   ChunkEncoder,
   ChunkVerifier,
-  addHealth,
   bindServer,
   blockwal,
   channelCredentials,
@@ -20,6 +19,7 @@ import {
   type ArchiveServiceHandlers,
   type TlsFiles,
 } from '@blockwal/proto';
+import { addHealth } from '@blockwal/proto/health';
 import { scratchDir } from '../../../test/support/scratch.js';
 import { makeTestPki } from '../../../test/support/tls.js';
 
