@@ -26,7 +26,8 @@ describe('WAL device with real NBD clients', function () {
   async function start(size: number, pbs = 4096): Promise<void> {
     dir = scratchDir();
     createWalDevice({ dataPath: dir.file('data'), logPath: dir.file('log'), size, logSize: 4 * size, pbs, name: 'vol0' });
-    proc = await startDevice(['--data', dir.file('data'), '--log', dir.file('log'), '--socket', dir.file('nbd.sock')]);
+    // A small --writeback: the clients' long writes start the data device's writeback often.
+    proc = await startDevice(['--data', dir.file('data'), '--log', dir.file('log'), '--socket', dir.file('nbd.sock'), '--writeback', '256K']);
     uri = `nbd+unix:///vol0?socket=${dir.file('nbd.sock')}`;
   }
 

@@ -3,12 +3,17 @@
 // offset positions[i]; buffers that continue each other in the file are written with one
 // pwritev. Used by the WAL device to apply a logpack's records to the data device without
 // blocking the event loop and without one libuv request per record.
+// startWritebackAsync(fd, ranges, count, callback(err)): sync_file_range(SYNC_FILE_RANGE_WRITE)
+// on each (offset, length) pair of the Float64Array, on the thread pool: starts writing those
+// dirty pages out without waiting for them, so that a later fdatasync finds little left to do
+// (the WAL device's checkpoints).
 #include "common.h"
 
 #include <cerrno>
 #include <cmath>
 #include <vector>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -139,10 +144,78 @@ napi_value JsWriteManyAsync(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+struct Writeback {
+  napi_async_work work = nullptr;
+  napi_ref callbackRef = nullptr;
+  int fd = -1;
+  std::vector<off_t> ranges;  // offset, length pairs
+  int err = 0;
+};
+
+void ExecuteWriteback(napi_env /*env*/, void* data) {
+  auto* w = static_cast<Writeback*>(data);
+#if defined(__linux__)
+  for (size_t i = 0; i + 1 < w->ranges.size(); i += 2) {
+    if (sync_file_range(w->fd, w->ranges[i], w->ranges[i + 1], SYNC_FILE_RANGE_WRITE) != 0) {
+      w->err = errno;
+      return;
+    }
+  }
+#else
+  w->err = ENOSYS;
+#endif
+}
+
+void CompleteWriteback(napi_env env, napi_status status, void* data) {
+  auto* w = static_cast<Writeback*>(data);
+  napi_value cb = nullptr, global = nullptr, arg;
+  napi_get_reference_value(env, w->callbackRef, &cb);
+  napi_get_global(env, &global);
+  if (status != napi_ok) arg = ErrnoError(env, "sync_file_range", ECANCELED);
+  else if (w->err != 0) arg = ErrnoError(env, "sync_file_range", w->err);
+  else napi_get_null(env, &arg);
+  napi_delete_reference(env, w->callbackRef);
+  napi_delete_async_work(env, w->work);
+  delete w;
+  if (cb != nullptr) napi_call_function(env, global, cb, 1, &arg, nullptr);
+}
+
+napi_value JsStartWritebackAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!GetArgs(env, info, 4, argv)) return nullptr;
+  int32_t fd = -1;
+  uint32_t count = 0;
+  if (!GetInt32(env, argv[0], "fd", &fd) || !GetUint32(env, argv[2], "count", &count)) return nullptr;
+  napi_typedarray_type type;
+  size_t rlen = 0;
+  void* rdata = nullptr;
+  bool isTyped = false;
+  napi_is_typedarray(env, argv[1], &isTyped);
+  if (!isTyped || napi_get_typedarray_info(env, argv[1], &type, &rlen, &rdata, nullptr, nullptr) != napi_ok || type != napi_float64_array)
+    return ThrowTypeError(env, "ranges must be a Float64Array of (offset, length) pairs");
+  if (static_cast<size_t>(count) * 2 > rlen) return ThrowRangeError(env, "count exceeds the ranges");
+  napi_valuetype cbType;
+  napi_typeof(env, argv[3], &cbType);
+  if (cbType != napi_function) return ThrowTypeError(env, "callback must be a function");
+  const double* r = static_cast<const double*>(rdata);
+  for (size_t i = 0; i < static_cast<size_t>(count) * 2; i++) {
+    if (!(r[i] >= 0 && r[i] <= 9007199254740991.0 && r[i] == std::floor(r[i]))) return ThrowRangeError(env, "ranges must hold non-negative integers");
+  }
+  auto* w = new Writeback();
+  w->fd = fd;
+  w->ranges.assign(r, r + static_cast<size_t>(count) * 2);
+  napi_create_reference(env, argv[3], 1, &w->callbackRef);
+  napi_value name = MakeString(env, "blockwal.startWritebackAsync");
+  napi_create_async_work(env, nullptr, name, ExecuteWriteback, CompleteWriteback, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return Undefined(env);
+}
+
 }  // namespace
 
 void RegisterAsyncIo(napi_env env, napi_value exports) {
   ExportFunction(env, exports, "writeManyAsync", JsWriteManyAsync);
+  ExportFunction(env, exports, "startWritebackAsync", JsStartWritebackAsync);
 }
 
 }  // namespace blockwal

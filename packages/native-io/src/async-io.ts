@@ -3,6 +3,11 @@
  * to file offset positions[i], in order (later buffers win where they overlap), and buffers that
  * continue each other in the file share one pwritev. Native: one thread-pool job per call.
  * Fallback: fs.writev per run of contiguous buffers, one after another.
+ *
+ * `startWriteback` starts writing the dirty pages of ranges of a file out (sync_file_range WRITE
+ * on each (offset, length) pair, on the thread pool) without waiting for them: a later fdatasync
+ * then has little left to do. A hint only: it resolves to false where it cannot be done (no
+ * addon, not Linux) and never fails.
  */
 import fs from 'node:fs';
 import { native, nativeError } from './native.js';
@@ -39,4 +44,9 @@ async function writeManyJs(fd: number, buffers: Uint8Array[], positions: Float64
     i = j;
   }
   return total;
+}
+
+export function startWriteback(fd: number, ranges: Float64Array, count = ranges.length / 2): Promise<boolean> {
+  if (native === null || typeof native.startWritebackAsync !== 'function' || count === 0) return Promise.resolve(false);
+  return new Promise((resolve) => native!.startWritebackAsync!(fd, ranges, count, (err) => resolve(err === null)));
 }

@@ -35,6 +35,6 @@ export * from './walb-ctl.js';
 export * from './walb-ioctl.js';
 export * from './codecs.js';
 export { IoPlan, pwriteBatch, preadBatch } from './batch-io.js';
-export { writeManyAsync } from './async-io.js';
+export { writeManyAsync, startWriteback } from './async-io.js';
 export { nativeInfo, type NativeInfo } from './info.js';
 export { nativeError, type NativeSystemError } from './native.js';

@@ -47,6 +47,7 @@ export interface NativeBinding {
   preadBatch(fd: number, buf: Uint8Array, plan: Float64Array, count: number): number;
   /** Writes buffers[i] at positions[i] on the thread pool; callback(err, bytes). */
   writeManyAsync(fd: number, buffers: Uint8Array[], positions: Float64Array, count: number, callback: (err: Error | null, bytes: number) => void): void;
+  startWritebackAsync?(fd: number, ranges: Float64Array, count: number, callback: (err: Error | null) => void): void;
 
   // Present only when the library was found at build time (info().codecs).
   snappyMaxCompressedLength?(n: number): number;

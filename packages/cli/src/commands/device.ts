@@ -1,7 +1,7 @@
 /**
  * blockwal device create --data FILE --log FILE --size BYTES [--log-size BYTES] [--pbs 512|4096] [--name NAME]
  * blockwal device serve  --data FILE --log FILE [--name VOL] (--socket PATH | --listen HOST:PORT) [--control PATH]
- *                        [--overflow-policy overflow|block] [--block-timeout-ms MS]
+ *                        [--overflow-policy overflow|block] [--block-timeout-ms MS] [--writeback SIZE]
  * blockwal device status --log FILE [--control PATH] [--json]
  */
 import { existsSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { json, out } from '../output.js';
 
 export const usage = [
   'blockwal device create --data FILE --log FILE --size BYTES [--log-size BYTES] [--pbs 512|4096] [--name NAME]',
-  'blockwal device serve --data FILE --log FILE [--name VOL] (--socket PATH | --listen HOST:PORT) [--control PATH] [--overflow-policy overflow|block] [--block-timeout-ms MS]',
+  'blockwal device serve --data FILE --log FILE [--name VOL] (--socket PATH | --listen HOST:PORT) [--control PATH] [--overflow-policy overflow|block] [--block-timeout-ms MS] [--writeback SIZE]',
   'blockwal device status --log FILE [--control PATH] [--json]',
 ].join('\n');
 
@@ -65,6 +65,7 @@ async function serve(argv: string[]): Promise<number> {
       control: { type: 'string' },
       'overflow-policy': { type: 'string' },
       'block-timeout-ms': { type: 'string' },
+      writeback: { type: 'string' },
     },
     u,
   );
@@ -93,6 +94,7 @@ async function serve(argv: string[]): Promise<number> {
     device: {
       overflowPolicy: policy as OverflowPolicy,
       blockTimeoutMs: str(p, 'block-timeout-ms') !== undefined ? parseUint(str(p, 'block-timeout-ms')!, 'block timeout') : undefined,
+      writebackBytes: str(p, 'writeback') !== undefined ? parseSize(str(p, 'writeback')!, 'writeback') : undefined,
     },
   });
   const r = served.device.recovery;

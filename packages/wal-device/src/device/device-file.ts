@@ -4,7 +4,7 @@
  * thread pool) and a power-loss simulation (volatile-file.ts) for crash tests.
  */
 import fs from 'node:fs';
-import { blockDeviceSize, punchHole, writeManyAsync, zeroRange } from '@blockwal/native-io';
+import { blockDeviceSize, punchHole, startWriteback, writeManyAsync, zeroRange } from '@blockwal/native-io';
 
 export interface DeviceFile {
   readonly name: string;
@@ -25,6 +25,8 @@ export interface DeviceFile {
   zero(position: number, length: number, keep: boolean): void;
   datasync(): Promise<void>;
   datasyncSync(): void;
+  /** Starts writing the dirty pages of (offset, length) ranges out, not waiting (a hint; never fails). */
+  startWriteback(ranges: Float64Array): Promise<void>;
   truncate(size: number): void;
   close(): void;
 }
@@ -137,6 +139,10 @@ export class RealDeviceFile implements DeviceFile {
       punchHole(this.fd, position, length);
       if (position + length > fs.fstatSync(this.fd).size) fs.ftruncateSync(this.fd, position + length);
     }
+  }
+
+  async startWriteback(ranges: Float64Array): Promise<void> {
+    await startWriteback(this.fd, ranges);
   }
 
   datasync(): Promise<void> {

@@ -85,6 +85,9 @@ export class VolatileDeviceFile implements DeviceFile {
     for (let at = position; at < position + length; at += zeros.length) this.put(zeros.subarray(0, Math.min(zeros.length, position + length - at)), at);
   }
 
+  /** Nothing leaves the simulated cache before a datasync. */
+  async startWriteback(_ranges: Float64Array): Promise<void> {}
+
   async datasync(): Promise<void> {
     this.datasyncSync();
     await Promise.resolve();
