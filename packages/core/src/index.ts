@@ -49,3 +49,4 @@ export * from './observe/metrics.js';
 export * from './config/units.js';
 export * from './config/schema.js';
 export * from './config/load.js';
+export * from './io/buffers.js';

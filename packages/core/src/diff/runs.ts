@@ -11,6 +11,7 @@ import { ioError } from '../errors.js';
 import { EXTENT_RECORD_BYTES, ExtentTable } from './extent-table.js';
 import { KwayMerger, type MergeInput } from './kway-merge.js';
 import { resolveNewestWins } from './newest-wins.js';
+import { ioBuffer } from '../io/buffers.js';
 
 /** A stream of resolved extents: after next() returns true, `table` row `row` holds the extent. */
 export interface ExtentStream {
@@ -47,7 +48,7 @@ class TableInput implements MergeInput {
 class SpilledInput implements MergeInput {
   readonly table = new ExtentTable(1);
   readonly row = 0;
-  private readonly buf = Buffer.allocUnsafeSlow(EXTENT_RECORD_BYTES * 8192);
+  private readonly buf = ioBuffer(EXTENT_RECORD_BYTES * 8192);
   private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private have = 0;
   private at = 0;
@@ -156,7 +157,7 @@ export class NewestWinsCollector {
     const file = path.join(this.tmpDir, `run-${this.runs.length}`);
     const fd = openSync(file, 'w+');
     this.runs.push({ fd, file });
-    const buf = Buffer.allocUnsafeSlow(EXTENT_RECORD_BYTES * 8192);
+    const buf = ioBuffer(EXTENT_RECORD_BYTES * 8192);
     const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
     let used = 0;
     let pos = 0;

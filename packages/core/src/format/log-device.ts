@@ -15,6 +15,7 @@ import { walbChecksum } from './checksum.js';
 import { LOGICAL_BLOCK_SIZE, SUPER_SECTOR_BYTE_OFFSET, PAGE_SIZE } from './constants.js';
 import { LogRecordKind, decodeLogpackHeader, nextLogpackLsid, recordDataPb, shrinkLogpack, type LogpackHeader } from './logpack.js';
 import { logDeviceLayout, lsidToPb, parseSuperSector, type LogDeviceLayout, type SuperSector } from './super-sector.js';
+import { ioBuffer } from '../io/buffers.js';
 
 export interface LogpackRead {
   header: LogpackHeader;
@@ -43,7 +44,7 @@ export class LogDeviceReader {
     if (first.length < 512) throw new UnexpectedEofError('log device too small: no super sector at byte 4096', { file });
     this.super = parseSuperSector(first, { file });
     this.layout = logDeviceLayout(this.super.pbs, this.super.ringBufferSize, this.super.metadataSize);
-    this.window = Buffer.allocUnsafeSlow(Math.max(WINDOW_BYTES, this.super.pbs * 2));
+    this.window = ioBuffer(Math.max(WINDOW_BYTES, this.super.pbs * 2));
   }
 
   get pbs(): number {
@@ -107,7 +108,7 @@ export class LogDeviceReader {
       return this.window.subarray(off, off + n * pbs);
     }
     const want = Math.max(n, Math.floor(this.window.length / pbs));
-    if (this.window.length < want * pbs) this.window = Buffer.allocUnsafeSlow(want * pbs);
+    if (this.window.length < want * pbs) this.window = ioBuffer(want * pbs);
     // Fill the window from lsid, one contiguous ring run at a time.
     let got = 0;
     const ring = this.layout.ringBufferSize;

@@ -30,6 +30,7 @@ import {
 import { u32Hex, parseIndexSuper, parseWdiffHeader, type WdiffHeader } from './wdiff-header.js';
 import { DiffKind, decodeIndexedRecord, type IndexedDiffRecord } from './wdiff-record.js';
 import { WDIFF_READ_MAX_BYTES, locateCodecError } from './wdiff-sorted-reader.js';
+import { ioBuffer } from '../io/buffers.js';
 
 /** A record of an indexed wdiff; the same object is reused by every `next()` call. */
 export interface IndexedRecordView extends IndexedDiffRecord {
@@ -130,7 +131,7 @@ export class IndexedWdiffReader {
     this.nRecords = s.nRecords;
     this.nData = s.nData;
     this.chunkRecords = Math.max(1, opts.chunkRecords ?? 4096);
-    this.chunk = Buffer.allocUnsafeSlow(WDIFF_INDEXED_RECORD_SIZE * Math.min(this.chunkRecords, Math.max(1, s.nRecords)));
+    this.chunk = ioBuffer(WDIFF_INDEXED_RECORD_SIZE * Math.min(this.chunkRecords, Math.max(1, s.nRecords)));
     this.cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
     this.cacheImages = Math.max(1, opts.cacheImages ?? 4);
   }
@@ -237,7 +238,7 @@ export class IndexedWdiffReader {
     let stored: Buffer;
     if (raw) stored = e.buf;
     else {
-      if (this.stored.length < v.dataSize) this.stored = Buffer.allocUnsafeSlow(Math.max(v.dataSize, 64 * 1024));
+      if (this.stored.length < v.dataSize) this.stored = ioBuffer(Math.max(v.dataSize, 64 * 1024));
       stored = this.stored;
     }
     const got = this.pread(stored, v.dataSize, v.dataOffset);
@@ -292,7 +293,7 @@ export class IndexedWdiffReader {
         this.cacheUsed -= cache[victim]!.buf.length;
         cache.splice(victim, 1);
       }
-      e.buf = Buffer.allocUnsafeSlow(Math.max(n, 64 * 1024));
+      e.buf = ioBuffer(Math.max(n, 64 * 1024));
       this.cacheUsed += e.buf.length;
     }
     return e;

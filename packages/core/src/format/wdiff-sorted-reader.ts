@@ -21,6 +21,7 @@ import { u32Hex, parseWdiffHeader, type WdiffHeader } from './wdiff-header.js';
 import { DiffKind, decodeSortedRecord, type SortedRecordFields } from './wdiff-record.js';
 import { packRecordOffset, parseSortedPackHeader } from './wdiff-sorted-pack.js';
 import type { SequentialReader } from '../io/sequential-reader.js';
+import { ioBuffer } from '../io/buffers.js';
 
 /** Largest pack data area and decompressed record this reader accepts (memory bound). */
 export const WDIFF_READ_MAX_BYTES = 256 * 1024 * 1024;
@@ -149,7 +150,7 @@ export class SortedWdiffReader {
       if (dst.length < n) throw new RangeError(`readData: dst has ${dst.length} bytes, the record needs ${n}`);
       target = dst.subarray(0, n);
     } else {
-      if (this.out.length < n) this.out = Buffer.allocUnsafeSlow(Math.max(n, Math.min(2 * this.out.length, WDIFF_READ_MAX_BYTES)));
+      if (this.out.length < n) this.out = ioBuffer(Math.max(n, Math.min(2 * this.out.length, WDIFF_READ_MAX_BYTES)));
       target = this.out.subarray(0, n);
     }
     try {

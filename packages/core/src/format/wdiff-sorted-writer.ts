@@ -28,6 +28,7 @@ import { countRecord, emptyWdiffStats, type WdiffStats } from './wdiff-stats.js'
 import { DiffKind, encodeSortedRecord, type DiffRecord } from './wdiff-record.js';
 import { encodeEndPack, packRecordOffset, sealSortedPack } from './wdiff-sorted-pack.js';
 import type { SequentialWriter } from '../io/sequential-writer.js';
+import { ioBuffer } from '../io/buffers.js';
 
 export const DEFAULT_PACK_DATA_TARGET = 4 * 1024 * 1024;
 /** Largest normal record (uncompressed and stored): one pack's data. Callers split at max-io-size. */
@@ -81,7 +82,7 @@ export class SortedWdiffWriter {
     }
     this.target = target;
     this.spec = opts.compression ?? DEFAULT_COMPRESSION;
-    this.data = Buffer.allocUnsafeSlow(Math.min(target, 1024 * 1024));
+    this.data = ioBuffer(Math.min(target, 1024 * 1024));
     out.write(encodeWdiffHeader(WDIFF_TYPE_SORTED, opts.uuid));
   }
 
@@ -179,7 +180,7 @@ export class SortedWdiffWriter {
   private growData(need: number): void {
     let size = this.data.length;
     while (size < need) size *= 2;
-    const bigger = Buffer.allocUnsafeSlow(size);
+    const bigger = ioBuffer(size);
     bigger.set(this.data.subarray(0, this.total), 0);
     this.data = bigger;
   }

@@ -18,6 +18,7 @@ import { LOGICAL_BLOCK_SIZE, WALBLOG_HEADER_SIZE, capacityPb } from './constants
 import { LogRecordKind, decodeLogpackHeader, isEndMarker, nextLogpackLsid, type LogRecord, type LogpackHeader } from './logpack.js';
 import { parseWlogHeader, type WlogHeader } from './wlog-header.js';
 import { uuidToHex } from './binary.js';
+import { ioBuffer } from '../io/buffers.js';
 
 export interface WlogVisitor {
   header?(h: WlogHeader, fileOffset: number): void;
@@ -41,7 +42,7 @@ const enum State {
 export class WlogDecoder {
   private state = State.FileHeader;
   private need = WALBLOG_HEADER_SIZE;
-  private pending: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  private pending: Buffer = ioBuffer(64 * 1024);
   private pendingLen = 0;
   /** Stream offset of the next byte to be consumed by a unit (pending bytes not included). */
   private offset = 0;
@@ -80,7 +81,7 @@ export class WlogDecoder {
         continue;
       }
       if (this.pending.length < need) {
-        const bigger = Buffer.allocUnsafeSlow(Math.max(need, this.pending.length * 2));
+        const bigger = ioBuffer(Math.max(need, this.pending.length * 2));
         this.pending.copy(bigger, 0, 0, this.pendingLen);
         this.pending = bigger;
       }

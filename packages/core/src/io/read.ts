@@ -1,6 +1,7 @@
 /** Synchronous read helpers shared by the format operations (EAGAIN on pipes is waited out). */
 import { readSync } from 'node:fs';
 import { ioError } from '../errors.js';
+import { ioBuffer } from './buffers.js';
 
 const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
@@ -44,7 +45,7 @@ export function preadExact(fd: number, buf: Uint8Array, len: number, pos: number
 
 /** Calls onChunk with successive chunks of the input until it ends (from offset 0 when seekable). */
 export function readChunks(fd: number, seekable: boolean, name: string | undefined, onChunk: (chunk: Uint8Array) => void, chunkSize = DEFAULT_READ_CHUNK): void {
-  const buf = Buffer.allocUnsafeSlow(chunkSize);
+  const buf = ioBuffer(chunkSize);
   let pos: number | null = seekable ? 0 : null;
   for (;;) {
     const n = readOnce(fd, buf, 0, buf.length, pos, name);

@@ -9,6 +9,7 @@
 import { readSync } from 'node:fs';
 import { ioError } from '../errors.js';
 import { DEFAULT_READ_CHUNK } from './read.js';
+import { IO_ALIGN, ioBuffer } from './buffers.js';
 
 export interface SequentialReaderOptions {
   /** Name used in error messages. */
@@ -41,7 +42,7 @@ export class SequentialReader {
     opts: SequentialReaderOptions = {},
   ) {
     this.file = opts.file;
-    this.buf = Buffer.allocUnsafeSlow(opts.bufferSize ?? DEFAULT_BUFFER);
+    this.buf = ioBuffer((opts.bufferSize ?? DEFAULT_BUFFER) + IO_ALIGN);
     this.filePos = opts.startOffset === undefined ? 0 : opts.startOffset;
     this.base = this.filePos ?? 0;
   }
@@ -97,16 +98,19 @@ export class SequentialReader {
 
   private fill(n: number): void {
     const have = this.end - this.start;
-    if (n > this.buf.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(n, this.buf.length * 2));
-      this.buf.copy(bigger, 0, this.start, this.end);
+    // Keep buffer offsets congruent to file offsets modulo the page: read(2) copies several
+    // times faster that way (io/buffers.ts).
+    const lead = this.filePos === null ? 0 : (((this.filePos - have) % IO_ALIGN) + IO_ALIGN) % IO_ALIGN;
+    if (lead + n > this.buf.length) {
+      const bigger = ioBuffer(Math.max(lead + n, this.buf.length * 2));
+      this.buf.copy(bigger, lead, this.start, this.end);
       this.buf = bigger;
-    } else if (this.start > 0) {
-      this.buf.copy(this.buf, 0, this.start, this.end);
+    } else if (this.start !== lead) {
+      this.buf.copy(this.buf, lead, this.start, this.end);
     }
-    this.start = 0;
-    this.end = have;
-    while (this.end < n && !this.eof) {
+    this.start = lead;
+    this.end = lead + have;
+    while (this.end - this.start < n && !this.eof) {
       let got: number;
       try {
         got = readSync(this.fd, this.buf, this.end, Math.min(DEFAULT_READ_CHUNK, this.buf.length - this.end), this.filePos);

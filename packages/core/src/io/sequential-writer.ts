@@ -6,6 +6,7 @@
  */
 import { fdatasyncSync, writeSync } from 'node:fs';
 import { ioError } from '../errors.js';
+import { ioBuffer } from './buffers.js';
 
 export interface SequentialWriterOptions {
   file?: string;
@@ -29,7 +30,7 @@ export class SequentialWriter {
     opts: SequentialWriterOptions = {},
   ) {
     this.file = opts.file;
-    this.buf = Buffer.allocUnsafeSlow(opts.bufferSize ?? DEFAULT_BUFFER);
+    this.buf = ioBuffer(opts.bufferSize ?? DEFAULT_BUFFER);
     this.filePos = opts.startOffset === undefined ? 0 : opts.startOffset;
     this.base = this.filePos ?? 0;
   }

@@ -13,6 +13,7 @@ import { DEFAULT_COMPRESSION, type CompressionSpec } from '../format/compression
 import type { SequentialWriter } from '../io/sequential-writer.js';
 import { readFull } from '../io/read.js';
 import { IndexedSink, SortedSink, type DiffSink } from './diff-sinks.js';
+import { ioBuffer } from '../io/buffers.js';
 
 export interface FullToWdiffOptions {
   indexed?: boolean;
@@ -49,7 +50,7 @@ export function fullToWdiff(inFd: number, seekable: boolean, out: SequentialWrit
     ? (indexed = new IndexedSink(new IndexedWdiffWriter(out, { uuid, compression, file: opts.outputName }), DEFAULT_MAX_IO_LB, { tmpDir: opts.tmpDir }))
     : new SortedSink(new SortedWdiffWriter(out, { uuid, compression, file: opts.outputName }), 0);
   try {
-    const buf = Buffer.allocUnsafeSlow(ioSize);
+    const buf = ioBuffer(ioSize);
     let address = 0;
     let pos: number | null = seekable ? 0 : null;
     for (;;) {

@@ -13,6 +13,7 @@ import { closeSync, fstatSync, fdatasyncSync, ftruncateSync } from 'node:fs';
 import { IoError, ioError } from '../errors.js';
 import { IoPlan, blockDeviceSize, punchHole, pwriteBatch, pwriteFull, zeroRange } from '@blockwal/native-io';
 import { LOGICAL_BLOCK_SIZE } from '../format/constants.js';
+import { ioBuffer } from '../io/buffers.js';
 
 const STAGE_BYTES = 256 * 1024;
 /** Zero ranges at least this long go to fallocate instead of the staging buffer. */
@@ -21,7 +22,7 @@ const ZERO_RANGE_BYTES = 64 * 1024;
 export class ImageTarget {
   /** Size in bytes; null for a regular file (it may grow). */
   readonly fixedSize: number | null;
-  private readonly stage = Buffer.allocUnsafeSlow(STAGE_BYTES);
+  private readonly stage = ioBuffer(STAGE_BYTES);
   private used = 0;
   private readonly plan = new IoPlan(256);
   /** Size of a regular file once every write so far has been issued. */

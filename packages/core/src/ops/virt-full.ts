@@ -10,6 +10,7 @@ import { KwayMerger } from '../diff/kway-merge.js';
 import type { SequentialWriter } from '../io/sequential-writer.js';
 import { preadExact } from '../io/read.js';
 import { WdiffInput, type WdiffRecordSource } from './wdiff-input.js';
+import { ioBuffer } from '../io/buffers.js';
 
 export interface VirtualFullOptions {
   baseName?: string;
@@ -23,7 +24,7 @@ const COPY_CHUNK = 4 * 1024 * 1024;
 export function writeVirtualFull(baseFd: number, baseSize: number, sources: WdiffRecordSource[], out: SequentialWriter, opts: VirtualFullOptions = {}): number {
   const inputs = sources.map((s) => new WdiffInput(s));
   const merger = new KwayMerger(inputs);
-  const buf = Buffer.allocUnsafeSlow(COPY_CHUNK);
+  const buf = ioBuffer(COPY_CHUNK);
   let pos = 0; // bytes written so far
   const copyBase = (end: number) => {
     while (pos < end) {

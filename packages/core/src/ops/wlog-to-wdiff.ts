@@ -28,6 +28,7 @@ import { SequentialWriter } from '../io/sequential-writer.js';
 import { readChunks } from '../io/read.js';
 import { ioError } from '../errors.js';
 import { IndexedSink, SortedSink } from './diff-sinks.js';
+import { ioBuffer } from '../io/buffers.js';
 
 export interface WlogToWdiffOptions {
   indexed?: boolean;
@@ -155,7 +156,7 @@ const READ_BACK_BYTES = 256 * 1024;
  */
 function writeSorted(s: ExtentStream, sink: SortedSink, srcFd: number, srcName: string): void {
   const maxIo = sink.maxIoBlocks;
-  let buf = Buffer.allocUnsafeSlow(READ_BACK_BYTES);
+  let buf = ioBuffer(READ_BACK_BYTES);
   const plan = new IoPlan(256);
   // The window: extents in order, as (kind, address, blocks, buffer offset) quadruples.
   const win: number[] = [];
@@ -193,7 +194,7 @@ function writeSorted(s: ExtentStream, sink: SortedSink, srcFd: number, srcName: 
       const bytes = n * LOGICAL_BLOCK_SIZE;
       if (used + bytes > buf.length) {
         flush();
-        if (bytes > buf.length) buf = Buffer.allocUnsafeSlow(bytes);
+        if (bytes > buf.length) buf = ioBuffer(bytes);
       }
       plan.add(used, t.src[r]! + (t.skip[r]! + off) * LOGICAL_BLOCK_SIZE, bytes);
       win.push(kind, address + off, n, used);
