@@ -22,7 +22,7 @@ import zlib from 'node:zlib';
 import * as nio from '@blockwal/native-io';
 import { CorruptDataError, UnsupportedError, UsageError } from '../errors.js';
 import { COMPRESSION_TYPE_COUNT, CompressionType } from './constants.js';
-import { ioBuffer } from '../io/buffers.js';
+import { literalBuffer } from '../io/buffers.js';
 
 export interface CompressionSpec {
   type: CompressionType;
@@ -479,7 +479,7 @@ export class RecordCompressor {
     const codec = this.#codec;
     // With limited output the codec itself answers "strictly smaller?" and gives up early.
     const room = codec.limitedOutput ? src.length - 1 : codec.maxCompressedLength(src.length);
-    if (this.#out.length < room) this.#out = ioBuffer(room);
+    if (this.#out.length < room) this.#out = literalBuffer(room);
     let n = 0;
     try {
       n = codec.compress(src, codec.limitedOutput ? this.#out.subarray(0, room) : this.#out, this.spec.level);
