@@ -6,8 +6,9 @@
  *
  * Each pass is a fresh node process timing its own I/O (median of the runs):
  *   start     `node -e 0`: the bare runtime start every blockwal process pays (C++ pays ~1 ms)
- *   read      read(2) of whole files in 128 KiB chunks (the fastest chunk size here), with the
- *             WalB checksum of every 16 KiB: reading and looking at every byte once
+ *   read      read(2) of whole files in 128 KiB chunks (the fastest chunk size here) into a
+ *             page-aligned buffer (core/src/io/buffers.ts), with the WalB checksum of every
+ *             16 KiB: reading and looking at every byte once
  *   write     n bytes written to a NEW file, 256 KiB at a time (a conversion's or merge's output)
  *   over      n bytes written over existing pages of an 8 GiB image at random 4 MiB-aligned
  *             offsets, 256 KiB at a time (a redo; the warm-up pass fills the pages first). Real
@@ -39,11 +40,11 @@ export interface Floor {
 
 const PASS = `
 import { openSync, readSync, writeSync, closeSync, rmSync } from 'node:fs';
-import { walbChecksum } from '@blockwal/native-io';
+import { allocAligned, walbChecksum } from '@blockwal/native-io';
 const [mode, file, bytes] = JSON.parse(process.argv[1]);
 const t = process.hrtime.bigint();
 if (mode === 'read') {
-  const fd = openSync(file, 'r'); const buf = Buffer.allocUnsafeSlow(131072); let pos = 0, n, s = 0;
+  const fd = openSync(file, 'r'); const buf = allocAligned(131072); let pos = 0, n, s = 0;
   while (pos < bytes && (n = readSync(fd, buf, 0, Math.min(131072, bytes - pos), pos)) > 0) {
     pos += n;
     for (let o = 0; o < n; o += 16384) s ^= walbChecksum(buf.subarray(o, Math.min(n, o + 16384)), 0);

@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
-import { RejectedError, type MetaDiff, type MetaSnap, type TlsConfig } from '@blockwal/core';
+import { RejectedError, readBuffer, type MetaDiff, type MetaSnap, type TlsConfig } from '@blockwal/core';
 import {
   ArchiveServiceClient,
   ChunkEncoder,
@@ -103,7 +103,7 @@ export class ArchivePusher implements DiffPusher {
         if (signal.aborted) throw new RejectedError('stopped', 'forward aborted');
         answers.throwIfAnswered();
         // A fresh buffer per chunk: grpc-js may still hold the previous one.
-        const buf = Buffer.allocUnsafe(this.chunkBytes);
+        const buf = readBuffer(this.chunkBytes);
         const { bytesRead } = await fh.read(buf, 0, buf.length, enc.length);
         if (bytesRead === 0) break;
         const wait = writeWithBackpressure(call, { chunk: enc.chunk(buf.subarray(0, bytesRead)) });

@@ -4,7 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
-import { RejectedError, ioError, type TlsConfig } from '@blockwal/core';
+import { RejectedError, ioError, readBuffer, type TlsConfig } from '@blockwal/core';
 import {
   ChunkEncoder,
   DEFAULT_CHUNK_BYTES,
@@ -139,7 +139,7 @@ async function* pieces(source: WlogSource, size: number): AsyncGenerator<Uint8Ar
     }
     try {
       for (let pos = 0; ; ) {
-        const buf = Buffer.allocUnsafe(size);
+        const buf = readBuffer(size);
         const { bytesRead } = await fh.read(buf, 0, size, pos);
         if (bytesRead === 0) return;
         pos += bytesRead;

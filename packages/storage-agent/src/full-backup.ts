@@ -12,7 +12,7 @@
  *  4. full-sync -> target.
  * After a restart in state full-sync the task resumes at step 1 (reset not yet recorded) or 2.
  */
-import { RejectedError, uuidToHex, type Logger } from '@blockwal/core';
+import { RejectedError, readBuffer, uuidToHex, type Logger } from '@blockwal/core';
 import { isAllZero } from '@blockwal/native-io';
 import { Sleeper, nextBackoff } from './backoff.js';
 import type { StorageMetrics } from './metrics.js';
@@ -123,7 +123,7 @@ export class FullBackupTask {
       while (offset < size) {
         this.check();
         const n = Math.min(chunk, size - offset);
-        const buf = Buffer.allocUnsafe(n);
+        const buf = readBuffer(n);
         await vol.source.readData(offset, buf);
         await session.send(offset, isAllZero(buf) ? null : buf, n);
         offset += n;

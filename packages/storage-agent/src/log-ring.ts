@@ -12,6 +12,7 @@ import {
   decodeLogpackHeader,
   lsidToPb,
   nextLogpackLsid,
+  readBuffer,
   recordDataPb,
   walbChecksum,
   type LogDeviceLayout,
@@ -38,7 +39,7 @@ export class LogRing {
     private readonly readAt: ReadAt,
     private readonly p: RingParams,
   ) {
-    this.alloc = p.alloc ?? ((n) => Buffer.allocUnsafe(n));
+    this.alloc = p.alloc ?? readBuffer;
   }
 
   get pbs(): number {

@@ -18,6 +18,11 @@ export function ioBuffer(size: number): Buffer {
   return allocAligned(size, IO_ALIGN);
 }
 
+/** A page-aligned Buffer whose contents are not set: for one that a read fills at once. */
+export function readBuffer(size: number): Buffer {
+  return allocAligned(size, IO_ALIGN, false);
+}
+
 /** Where literalBuffer's views start within a page. */
 const LITERAL_OFFSET = 256;
 
