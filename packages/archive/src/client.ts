@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { isAllZero } from '@blockwal/native-io';
-import { ioError, RejectedError, syncDir, uuidToHex, type MetaDiff, type MetaSnap, type RejectReason, type RestorableSnapshot } from '@blockwal/core';
+import { ioError, readBuffer, RejectedError, syncDir, uuidToHex, type MetaDiff, type MetaSnap, type RejectReason, type RestorableSnapshot } from '@blockwal/core';
 import {
   ArchiveServiceClient,
   blockwal,
@@ -225,7 +225,7 @@ export async function fullSyncFromFile(client: ArchiveServiceClient, push: FullS
     const first = await next();
     if (first === null || first.reason !== v1.Reason.REASON_OK) throw new RejectedError(reasonFromWire(first?.reason) ?? 'internal', first?.message || 'the archive refused the full sync');
     const resumedAt = Number(first.resumeOffset);
-    const buf = Buffer.alloc(chunkBytes);
+    const buf = readBuffer(chunkBytes);
     for (let off = resumedAt; off < size; ) {
       if (opts.signal?.aborted) throw new RejectedError('stopped', 'full sync aborted');
       const n = readChunk(fd, buf, Math.min(chunkBytes, size - off), off, file);
@@ -256,7 +256,7 @@ async function forEachChunk(file: string, chunkBytes: number, f: (data: Uint8Arr
   try {
     const size = fstatSync(fd).size;
     for (let off = 0; off < size; ) {
-      const buf = Buffer.alloc(Math.min(chunkBytes, size - off));
+      const buf = readBuffer(Math.min(chunkBytes, size - off));
       const n = readChunk(fd, buf, buf.length, off, file);
       await f(buf.subarray(0, n));
       off += n;

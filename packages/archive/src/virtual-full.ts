@@ -8,7 +8,7 @@
  * meanwhile does not change what is read (open descriptors keep replaced files readable).
  */
 import { closeSync, openSync } from 'node:fs';
-import { DiffKind, KwayMerger, LOGICAL_BLOCK_SIZE, WdiffInput, ioError, openWdiff, preadExact, UsageError, type WdiffSource } from '@blockwal/core';
+import { DiffKind, KwayMerger, LOGICAL_BLOCK_SIZE, WdiffInput, ioBuffer, ioError, openWdiff, preadExact, UsageError, type WdiffSource } from '@blockwal/core';
 import type { Archive } from './archive.js';
 import type { Volume } from './volume.js';
 
@@ -48,7 +48,7 @@ export class VirtualFullReader {
   read(max: number): Buffer | null {
     const n = Math.min(max, this.size - this.pos);
     if (n <= 0) return null;
-    const out = Buffer.alloc(n);
+    const out = ioBuffer(n); // zero-filled and page-aligned: base reads copy fast (core/src/io/buffers.ts)
     let filled = 0;
     while (filled < n) {
       const p = this.current();

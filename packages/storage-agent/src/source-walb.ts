@@ -20,6 +20,7 @@ import {
   logDeviceLayout,
   lsidToPb,
   parseSuperSector,
+  readBuffer,
   type SuperSector,
 } from '@blockwal/core';
 import { allocAligned, openFile, walbClearLog, walbGetLsid, walbIsLogOverflow, walbSetOldestLsid } from '@blockwal/native-io';
@@ -56,7 +57,7 @@ export class WalbLogDeviceSource implements LogSource {
     private readonly opts: WalbSourceOptions,
   ) {
     this.kernel = spec.kernel === true;
-    this.alloc = direct ? (n) => allocAligned(Math.max(n, 4096)).subarray(0, n) : (n) => Buffer.allocUnsafe(n);
+    this.alloc = direct ? (n) => allocAligned(Math.max(n, 4096)).subarray(0, n) : readBuffer;
     this.loadSuper();
     this.oldest = this.kernel ? walbGetLsid(dataFd, 'oldest') : (opts.oldestLsid ?? this.sup.oldestLsid);
     this.end = this.oldest;
