@@ -7,16 +7,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type * as grpc from '@grpc/grpc-js';
 import { ArchiveServiceClient, ProxyServiceClient, StorageServiceClient, channelCredentials, clientOptions, fromServiceError, reasonFromWire } from '@blockwal/proto';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BLOCKWAL_BIN = path.join(ROOT, 'packages', 'cli', 'bin', 'blockwal.js');
+import { BLOCKWAL_BIN } from '../../test/support/cli.js';
+import { freePort, yamlMap, type Role } from '../../test/support/cluster.js';
+import { REPO_ROOT as ROOT } from '../../test/support/vectors.js';
 
-export type Role = 'storage' | 'proxy' | 'archive';
+export { ROOT };
 type Keys = Record<string, string | number>;
 
 export interface ClusterOptions {
@@ -30,21 +29,6 @@ export interface ClusterOptions {
   nodeArgs?: Partial<Record<Role, string[]>>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address() as net.AddressInfo;
-      s.close(() => resolve(a.port));
-    });
-  });
-}
-
-const yaml = (m: Keys | undefined, indent: string) =>
-  Object.entries(m ?? {})
-    .map(([k, v]) => `${indent}${k}: ${typeof v === 'number' ? v : JSON.stringify(v)}\n`)
-    .join('');
 const inline = (m: Keys | undefined) =>
   Object.entries(m ?? {})
     .map(([k, v]) => `, ${k}: ${typeof v === 'number' ? v : JSON.stringify(v)}`)
@@ -136,10 +120,10 @@ export class BenchCluster {
     const addr = (n: string) => `unix:${path.join(dir, 'run', `${n}.sock`)}`;
     let y = `dataDir: ${JSON.stringify(path.join(dir, 'data'))}\nlog: { level: ${o.logLevel ?? 'warn'} }\n`;
     y += `storage:\n  - name: s0\n    listen: "${addr('s0')}"\n    metricsListen: 127.0.0.1:0\n    nbdListen: 127.0.0.1:${nbdPort}\n`;
-    y += `    proxies: [{ name: p0, address: "${addr('p0')}" }]\n    archive: { name: a0, address: "${addr('a0')}" }\n` + yaml(o.storage, '    ');
+    y += `    proxies: [{ name: p0, address: "${addr('p0')}" }]\n    archive: { name: a0, address: "${addr('a0')}" }\n` + yamlMap(o.storage, '    ');
     y += `proxies:\n  - name: p0\n    listen: "${addr('p0')}"\n    metricsListen: 127.0.0.1:0\n`;
-    y += `    archives: [{ name: a0, address: "${addr('a0')}"${inline(o.proxyArchive)} }]\n` + yaml(o.proxy, '    ');
-    y += `archives:\n  - name: a0\n    listen: "${addr('a0')}"\n    metricsListen: 127.0.0.1:0\n` + yaml(o.archive, '    ');
+    y += `    archives: [{ name: a0, address: "${addr('a0')}"${inline(o.proxyArchive)} }]\n` + yamlMap(o.proxy, '    ');
+    y += `archives:\n  - name: a0\n    listen: "${addr('a0')}"\n    metricsListen: 127.0.0.1:0\n` + yamlMap(o.archive, '    ');
     this.configFile = path.join(dir, 'cluster.yaml');
     writeFileSync(this.configFile, y);
   }

@@ -37,7 +37,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function yamlMap(m: Record<string, string | number> | undefined, indent: string): string {
+/** YAML lines `key: value` for extra config keys, each prefixed with `indent`. */
+export function yamlMap(m: Record<string, string | number> | undefined, indent: string): string {
   return Object.entries(m ?? {})
     .map(([k, v]) => `${indent}${k}: ${typeof v === 'number' ? v : JSON.stringify(v)}\n`)
     .join('');

@@ -12,7 +12,6 @@ interface CommandModule {
 
 interface Command {
   section: 'cluster' | 'admin' | 'tools';
-  summary: string;
   /**
    * Loaded on demand: a format tool must not pay for loading gRPC, protobufjs, pino and
    * prom-client at every start (the bundle is split so that each command loads only its part).
@@ -23,22 +22,22 @@ interface Command {
 const role = (r: Role) => async (): Promise<CommandModule> => (await import('./commands/role.js')).roleCommand(r);
 
 const COMMANDS: Record<string, Command> = {
-  demo: { section: 'cluster', summary: 'a whole cluster in this process: a volume written through NBD, snapshots, every restore checked by sha256', load: () => import('./commands/demo.js') },
-  up: { section: 'cluster', summary: 'run a whole cluster in this process', load: () => import('./commands/up.js') },
-  storage: { section: 'cluster', summary: 'run storage agents of a config', load: role('storage') },
-  proxy: { section: 'cluster', summary: 'run proxies of a config', load: role('proxy') },
-  archive: { section: 'cluster', summary: 'run archives of a config', load: role('archive') },
-  volume: { section: 'admin', summary: 'add and list volumes', load: () => import('./commands/volume.js') },
-  snapshot: { section: 'admin', summary: 'take and list snapshots', load: () => import('./commands/snapshot.js') },
-  restore: { section: 'admin', summary: 'restore a snapshot to an image file', load: () => import('./commands/restore.js') },
-  status: { section: 'admin', summary: 'per volume: state, log usage, RPO, bytes waiting per hop', load: () => import('./commands/status.js') },
-  device: { section: 'tools', summary: 'the WAL device: create, serve over NBD, status', load: () => import('./commands/device.js') },
-  wlog: { section: 'tools', summary: 'show, convert and apply wlog files', load: () => import('./commands/wlog.js') },
-  wdiff: { section: 'tools', summary: 'show, merge, apply, create and name wdiff files', load: () => import('./commands/wdiff.js') },
-  ldev: { section: 'tools', summary: 'format, show and extract from log devices', load: () => import('./commands/ldev.js') },
-  'virt-full-cat': { section: 'tools', summary: 'base image + wdiffs -> full image', load: () => import('./commands/virt-full-cat.js') },
-  checksum: { section: 'tools', summary: 'the WalB checksum of a file', load: () => import('./commands/checksum.js') },
-  version: { section: 'tools', summary: 'versions and which native paths are in use', load: () => import('./commands/version.js') },
+  demo: { section: 'cluster', load: () => import('./commands/demo.js') },
+  up: { section: 'cluster', load: () => import('./commands/up.js') },
+  storage: { section: 'cluster', load: role('storage') },
+  proxy: { section: 'cluster', load: role('proxy') },
+  archive: { section: 'cluster', load: role('archive') },
+  volume: { section: 'admin', load: () => import('./commands/volume.js') },
+  snapshot: { section: 'admin', load: () => import('./commands/snapshot.js') },
+  restore: { section: 'admin', load: () => import('./commands/restore.js') },
+  status: { section: 'admin', load: () => import('./commands/status.js') },
+  device: { section: 'tools', load: () => import('./commands/device.js') },
+  wlog: { section: 'tools', load: () => import('./commands/wlog.js') },
+  wdiff: { section: 'tools', load: () => import('./commands/wdiff.js') },
+  ldev: { section: 'tools', load: () => import('./commands/ldev.js') },
+  'virt-full-cat': { section: 'tools', load: () => import('./commands/virt-full-cat.js') },
+  checksum: { section: 'tools', load: () => import('./commands/checksum.js') },
+  version: { section: 'tools', load: () => import('./commands/version.js') },
 };
 
 async function help(): Promise<string> {

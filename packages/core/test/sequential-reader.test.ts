@@ -3,7 +3,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { alignedBuffersAvailable, isAligned } from '@blockwal/native-io';
-import { IO_ALIGN, SequentialReader, ioBuffer } from '@blockwal/core';
+import { IO_ALIGN, SequentialReader, ioBuffer, literalBuffer, readBuffer } from '@blockwal/core';
 import { scratchDir } from '../../../test/support/scratch.js';
 
 describe('sequential reader and I/O buffers', () => {
@@ -15,6 +15,18 @@ describe('sequential reader and I/O buffers', () => {
     assert.equal(b.length, 3 * IO_ALIGN + 17);
     assert.ok(b.every((x) => x === 0));
     assert.equal(isAligned(b, IO_ALIGN), alignedBuffersAvailable);
+    const r = readBuffer(200_000);
+    assert.equal(r.length, 200_000);
+    assert.equal(isAligned(r, IO_ALIGN), alignedBuffersAvailable);
+    // A compressor's output: 256 bytes into a page, so that literal copies from record data (at
+    // multiples of 512 within a page) never land just ahead of their source.
+    const l = literalBuffer(70_000);
+    assert.equal(l.length, 70_000);
+    assert.ok(l.every((x) => x === 0));
+    if (alignedBuffersAvailable) {
+      assert.ok(!isAligned(l, 512));
+      assert.ok(isAligned(l.subarray(IO_ALIGN - 256), IO_ALIGN));
+    }
   });
 
   it('reads and skips give the file bytes, with views at addresses congruent to their file offsets (mod the page)', () => {

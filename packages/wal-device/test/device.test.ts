@@ -69,6 +69,48 @@ describe('WAL device', () => {
     });
   }
 
+  it('starts the writeback of long sequential runs, never of short random writes (writebackBytes)', async () => {
+    class Recording extends RealDeviceFile {
+      readonly ranges: number[] = [];
+      override async startWriteback(ranges: Float64Array): Promise<void> {
+        this.ranges.push(...ranges);
+        await super.startWriteback(ranges);
+      }
+    }
+    const run = async (writebackBytes: number, writes: (dev: WalDevice) => Promise<void>): Promise<number[]> => {
+      const dir = scratchDir();
+      try {
+        createWalDevice({ dataPath: dir.file('data'), logPath: dir.file('log'), size: 8 * MiB, logSize: 32 * MiB, pbs: 4096 });
+        const data = new Recording(openSync(dir.file('data'), 'r+'), dir.file('data'));
+        const dev = new WalDevice(RealDeviceFile.open(dir.file('log')), data, { checkpointIntervalMs: 200, logFlushIntervalMs: 20, writebackBytes });
+        await writes(dev);
+        await dev.close();
+        assertLogRebuildsData(dir.file('log'), dir.file('data'), dir.file);
+        return data.ranges;
+      } finally {
+        dir.cleanup();
+      }
+    };
+    const sequential = async (dev: WalDevice) => {
+      for (let off = 0; off < 4 * MiB; off += 256 * 1024) await dev.write(off, Buffer.alloc(256 * 1024, 1 + off / (256 * 1024)), false);
+    };
+    const ranges = await run(MiB, sequential);
+    // Coalesced runs from the start of the device, in order, covering at least 3 of the 4 MiB
+    // (what was applied after the last writeback started may be left to the checkpoint).
+    assert.ok(ranges.length >= 2 && ranges.length % 2 === 0, `ranges ${ranges}`);
+    let end = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      assert.equal(ranges[i], end, `range ${i / 2} starts where the previous ended`);
+      end += ranges[i + 1]!;
+    }
+    assert.ok(end >= 3 * MiB && end <= 4 * MiB, `written back ${end} bytes`);
+    assert.deepEqual(await run(0, sequential), [], 'writebackBytes 0 leaves it to the kernel');
+    const random = await run(MiB, async (dev) => {
+      for (let i = 0; i < 1500; i++) await dev.write(((i * 7919) % 2048) * 4096, Buffer.alloc(4096, i % 251), false);
+    });
+    assert.deepEqual(random, [], 'short random writes are left to the kernel');
+  });
+
   it('redoes the log after an unclean stop (no checkpoint since the writes)', async () => {
     const dir = scratchDir();
     try {
